@@ -1,0 +1,98 @@
+// The webhook receiver's routes: authenticate, parse, filter, enqueue once, then acknowledge.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { type Express, type RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { evaluateEnvelope, INVALID_REASONS, type RuleOptions, type SkipReason } from '@staticreg/events';
+import { enqueuePullEvents, type PullJobData } from '@staticreg/queue';
+import { addHealthRoutes, errorHandler, HttpError, withTimeout } from '@staticreg/http';
+
+export const WEBHOOK_PATH = '/api/webhook/registry';
+
+/** registry 2.x sends events.v1+json, 3.x events.v2+json; plain JSON is accepted for tools and tests. */
+export const WEBHOOK_CONTENT_TYPES = [
+  'application/vnd.docker.distribution.events.v1+json',
+  'application/vnd.docker.distribution.events.v2+json',
+  'application/json',
+];
+
+export interface ReceiverDeps {
+  queue: Queue<PullJobData>;
+  redis: Redis;
+  log: Logger;
+  rules: RuleOptions;
+  webhookToken: string | undefined;
+  bodyLimitBytes: number;
+  enqueueTimeoutMs: number;
+  isShuttingDown?: () => boolean;
+}
+
+const INVALID: ReadonlySet<SkipReason> = new Set(INVALID_REASONS);
+
+function sha256(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/** Compares fixed-length hashes in constant time, so neither the token nor its length leaks through timing. */
+function bearerAuth(token: string): RequestHandler {
+  const expected = sha256(`Bearer ${token}`);
+  return (req, _res, next) => {
+    const given = req.get('authorization') ?? '';
+    if (!timingSafeEqual(sha256(given), expected)) {
+      next(new HttpError(401, 'missing or wrong bearer token', { 'WWW-Authenticate': 'Bearer realm="staticreg"' }));
+      return;
+    }
+    next();
+  };
+}
+
+export function createReceiverApp(deps: ReceiverDeps): Express {
+  const { log, queue } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  addHealthRoutes(app, () => ({ redis: () => deps.redis.ping() }), deps.isShuttingDown ?? (() => false),
+  );
+
+  const handlers: RequestHandler[] = [];
+  if (deps.webhookToken) handlers.push(bearerAuth(deps.webhookToken));
+  handlers.push(express.json({ type: WEBHOOK_CONTENT_TYPES, limit: deps.bodyLimitBytes, strict: false }));
+
+  app.post(WEBHOOK_PATH, ...handlers, async (req, res) => {
+    if (req.body === undefined) {
+      throw new HttpError(415, `Content-Type must be one of ${WEBHOOK_CONTENT_TYPES.join(', ')}`);
+    }
+    const result = evaluateEnvelope(req.body, deps.rules);
+    if (!result.ok) throw new HttpError(400, result.error);
+
+    for (const skip of result.skipped) {
+      const fields = { eventId: skip.eventId, index: skip.index, reason: skip.reason };
+      if (INVALID.has(skip.reason)) log.warn(fields, 'Skipped invalid event');
+      else log.debug(fields, 'Skipped event');
+    }
+    try {
+      await withTimeout(enqueuePullEvents(queue, result.accepted), deps.enqueueTimeoutMs, 'enqueue');
+    } catch (error) {
+      // Nothing is acknowledged that is not in Redis: 503 makes the registry retry the whole envelope.
+      log.error({ err: error, events: result.accepted.length }, 'Could not enqueue pull events');
+      throw new HttpError(503, 'queue unavailable, retry later', { 'Retry-After': '1' });
+    }
+    log.info(
+      { totalEvents: result.total, eventsProcessed: result.accepted.length, eventsSkipped: result.skipped.length },
+      'Webhook processing completed',
+    );
+    res.json({ eventsReceived: result.total, eventsAccepted: result.accepted.length, eventsSkipped: result.skipped.length });
+  });
+
+  app.all(WEBHOOK_PATH, (_req, res) => {
+    res.set('Allow', 'POST').status(405).json({ error: `POST registry notifications to ${WEBHOOK_PATH}` });
+  });
+
+  app.use((req, res) => {
+    res.status(404).json({ error: `no route for ${req.method} ${req.path}` });
+  });
+  app.use(errorHandler(log));
+  return app;
+}

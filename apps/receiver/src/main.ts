@@ -1,0 +1,39 @@
+// Receiver process: read config, connect Redis, serve the webhook, shut down cleanly on SIGTERM.
+import { loadReceiverConfig } from '@staticreg/config';
+import { createLogger } from '@staticreg/log';
+import { createPullQueue, createRedisConnection } from '@staticreg/queue';
+import { closeServer, listen, onShutdownSignal, runMain } from '@staticreg/http';
+import { createReceiverApp } from './app.js';
+
+async function main(): Promise<void> {
+  const config = loadReceiverConfig();
+  const log = createLogger('receiver', config.logLevel);
+  const redis = createRedisConnection(config.redisUrl, 'producer');
+  const queue = createPullQueue(redis);
+  let shuttingDown = false;
+
+  const app = createReceiverApp({
+    queue,
+    redis,
+    log,
+    rules: { ignoredUserAgents: config.ignoredUserAgents },
+    webhookToken: config.webhookToken,
+    bodyLimitBytes: config.bodyLimitBytes,
+    enqueueTimeoutMs: config.enqueueTimeoutMs,
+    isShuttingDown: () => shuttingDown,
+  });
+  const server = await listen(app, config.port, config.bind);
+  log.info(
+    { port: config.port, bind: config.bind, auth: config.webhookToken ? 'bearer' : 'none', ignoredUserAgents: config.ignoredUserAgents },
+    'Receiver listening',
+  );
+
+  onShutdownSignal(log, async () => {
+    shuttingDown = true;
+    await closeServer(server);
+    await queue.close();
+    redis.disconnect();
+  });
+}
+
+runMain('receiver', main);

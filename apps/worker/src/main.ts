@@ -1,0 +1,99 @@
+// Worker process: prepare the schema, consume pull jobs in batches, prune old event ids, stop cleanly.
+import express from 'express';
+import { sql, type Kysely } from 'kysely';
+import { loadWorkerConfig, type WorkerConfig } from '@staticreg/config';
+import { createLogger, type Logger } from '@staticreg/log';
+import { createDb, migrateToLatest, pruneProcessedEventIds, type Database } from '@staticreg/db';
+import { createRedisConnection } from '@staticreg/queue';
+import { startPullConsumer } from '@staticreg/ingest';
+import { addHealthRoutes, closeServer, errorHandler, listen, onShutdownSignal, runMain } from '@staticreg/http';
+
+const PRUNE_EVERY_MS = 60 * 60 * 1000;
+
+/** Migrates, retrying while Postgres is unreachable: consuming before the schema exists would lose nothing but waste attempts. */
+async function prepareDatabase(config: WorkerConfig & { dbUrl: string }, log: Logger, stopped: () => boolean): Promise<Kysely<Database>> {
+  const db = createDb({
+    url: config.dbUrl,
+    applicationName: 'staticreg-worker',
+    maxConnections: 4,
+    onPoolError: (error) => log.warn({ err: error }, 'Idle Postgres connection lost'),
+  });
+  for (let attempt = 1; !stopped(); attempt += 1) {
+    try {
+      await sql`select 1`.execute(db);
+      log.info('PostgreSQL connection pool successfully initialized.');
+      const results = await migrateToLatest(db);
+      log.info({ applied: results.map((result) => result.migrationName) }, 'Database schema initialized successfully.');
+      return db;
+    } catch (error) {
+      log.warn({ err: error, attempt, retryMs: config.dbRetryMs }, 'Unable to prepare the database, retrying');
+      await new Promise((resolve) => setTimeout(resolve, config.dbRetryMs));
+    }
+  }
+  return db;
+}
+
+async function main(): Promise<void> {
+  const config = loadWorkerConfig();
+  const log = createLogger('worker', config.logLevel);
+  let shuttingDown = false;
+
+  const redis = createRedisConnection(config.redisUrl, 'worker');
+  let db: Kysely<Database> | undefined;
+
+  const health = express();
+  addHealthRoutes(
+    health,
+    () => ({
+      redis: () => redis.ping(),
+      ...(config.dbUrl ? { postgres: db ? () => sql`select 1`.execute(db!) : undefined } : {}),
+    }),
+    () => shuttingDown,
+  );
+  health.use(errorHandler(log));
+  const server = config.healthPort === 0 ? undefined : await listen(health, config.healthPort, config.bind);
+
+  if (config.dbUrl) {
+    db = await prepareDatabase({ ...config, dbUrl: config.dbUrl }, log, () => shuttingDown);
+  } else {
+    log.warn('WARNING: STATICREG_DB_URL environment variable is not set. Database functions will be disabled.');
+  }
+
+  const consumer = startPullConsumer({
+    connection: redis,
+    db,
+    log,
+    batchSize: config.batchSize,
+    batchMaxWaitMs: config.batchMaxWaitMs,
+    lockDurationMs: config.lockDurationMs,
+    stalledIntervalMs: config.stalledIntervalMs,
+    maxStalledCount: config.maxStalledCount,
+    dbRetryMs: config.dbRetryMs,
+  });
+  log.info({ batchSize: config.batchSize, batchMaxWaitMs: config.batchMaxWaitMs, healthPort: config.healthPort }, 'Worker consuming pull jobs');
+
+  const prune = async (): Promise<void> => {
+    if (!db) return;
+    const cutoff = new Date(Date.now() - config.dedupRetentionDays * 24 * 3600 * 1000);
+    try {
+      const deleted = await pruneProcessedEventIds(db, cutoff);
+      if (deleted > 0) log.info({ deleted, cutoff }, 'Pruned processed event ids');
+    } catch (error) {
+      log.warn({ err: error }, 'Pruning processed event ids failed');
+    }
+  };
+  const pruneTimer = setInterval(() => void prune(), PRUNE_EVERY_MS);
+  pruneTimer.unref();
+  void prune();
+
+  onShutdownSignal(log, async () => {
+    shuttingDown = true;
+    clearInterval(pruneTimer);
+    await consumer.close();
+    if (server) await closeServer(server);
+    await db?.destroy();
+    redis.disconnect();
+  });
+}
+
+runMain('worker', main);

@@ -1,0 +1,72 @@
+import { expect } from 'chai';
+import { ConfigError, loadBrowseConfig, loadReceiverConfig, loadWorkerConfig } from './index.js';
+
+function failure(load: () => unknown): ConfigError {
+  try {
+    load();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const receiver = loadReceiverConfig({});
+    expect(receiver).to.include({ port: 8093, bind: '0.0.0.0', redisUrl: 'redis://127.0.0.1:6379', logLevel: 'info', bodyLimitBytes: 1024 * 1024 });
+    expect(receiver.webhookToken).to.equal(undefined);
+    expect(receiver.ignoredUserAgents).to.deep.equal(['staticreg/']);
+    expect(loadBrowseConfig({}).port).to.equal(8080);
+    expect(loadWorkerConfig({}).dbUrl).to.equal(undefined);
+  });
+
+  it('reads every variable', () => {
+    const receiver = loadReceiverConfig({
+      STATICREG_RECEIVER_PORT: '9000',
+      STATICREG_BIND: '127.0.0.1',
+      STATICREG_REDIS_URL: 'redis://:secret@redis:6380/3',
+      STATICREG_IGNORED_USER_AGENTS: 'staticreg/, Go-http-client ,',
+      STATICREG_WEBHOOK_TOKEN: 's3cret',
+      STATICREG_WEBHOOK_BODY_LIMIT: '256kb',
+      STATICREG_LOG_LEVEL: 'debug',
+    });
+    expect(receiver).to.deep.include({
+      port: 9000,
+      bind: '127.0.0.1',
+      redisUrl: 'redis://:secret@redis:6380/3',
+      ignoredUserAgents: ['staticreg/', 'Go-http-client'],
+      webhookToken: 's3cret',
+      bodyLimitBytes: 256 * 1024,
+      logLevel: 'debug',
+    });
+    const worker = loadWorkerConfig({ STATICREG_DB_URL: 'postgresql://u:p@db:5432/staticreg', STATICREG_BATCH_SIZE: '100' });
+    expect(worker).to.include({ dbUrl: 'postgresql://u:p@db:5432/staticreg', batchSize: 100 });
+  });
+
+  it('treats an empty STATICREG_IGNORED_USER_AGENTS as "ignore nothing"', () => {
+    expect(loadReceiverConfig({ STATICREG_IGNORED_USER_AGENTS: '' }).ignoredUserAgents).to.deep.equal([]);
+  });
+
+  const bad: Array<[string, string, () => unknown]> = [
+    ['STATICREG_RECEIVER_PORT', 'abc', () => loadReceiverConfig({ STATICREG_RECEIVER_PORT: 'abc' })],
+    ['STATICREG_RECEIVER_PORT', '70000', () => loadReceiverConfig({ STATICREG_RECEIVER_PORT: '70000' })],
+    ['STATICREG_BROWSE_PORT', '-1', () => loadBrowseConfig({ STATICREG_BROWSE_PORT: '-1' })],
+    ['STATICREG_REDIS_URL', 'localhost:6379', () => loadReceiverConfig({ STATICREG_REDIS_URL: 'localhost:6379' })],
+    ['STATICREG_REDIS_URL', 'redis://h/x', () => loadReceiverConfig({ STATICREG_REDIS_URL: 'redis://h/x' })],
+    ['STATICREG_DB_URL', 'mysql://h/db', () => loadWorkerConfig({ STATICREG_DB_URL: 'mysql://h/db' })],
+    ['STATICREG_LOG_LEVEL', 'loud', () => loadWorkerConfig({ STATICREG_LOG_LEVEL: 'loud' })],
+    ['STATICREG_WEBHOOK_BODY_LIMIT', '1gb', () => loadReceiverConfig({ STATICREG_WEBHOOK_BODY_LIMIT: '1gb' })],
+    ['STATICREG_BATCH_SIZE', '0', () => loadWorkerConfig({ STATICREG_BATCH_SIZE: '0' })],
+  ];
+  for (const [variable, value, load] of bad) {
+    it(`stops on ${variable}=${value} with a message naming the variable`, () => {
+      expect(failure(load).message).to.match(new RegExp(`^Invalid configuration: ${variable}=`));
+    });
+  }
+
+  it('never prints a secret in its message', () => {
+    const error = failure(() => loadWorkerConfig({ STATICREG_DB_URL: 'ftp://admin:hunter2@db/x' }));
+    expect(error.message).to.not.include('hunter2');
+  });
+});

@@ -1,0 +1,5 @@
+// Storage: schema types, the pool, the migrator and the repositories over Postgres.
+export * from './schema.js';
+export * from './connection.js';
+export * from './migrator.js';
+export * from './pull-metrics.repository.js';

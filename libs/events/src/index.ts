@@ -1,0 +1,6 @@
+// The registry's notification envelope and the rules that decide what counts as a pull.
+export * from './rules.js';
+export * from './aggregate.js';
+export * from './reference.js';
+export * from './timestamp.js';
+export * from './architecture.js';

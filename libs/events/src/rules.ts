@@ -1,0 +1,132 @@
+// The counting rules: which registry notification events are pulls, as pure functions over plain data.
+import { ARCHITECTURE_NOT_SPECIFIED, architectureFromUserAgent } from './architecture.js';
+import { isValidDigest, isValidRepository, isValidTag } from './reference.js';
+import { parseRfc3339 } from './timestamp.js';
+
+/** The four manifest media types whose pulls are counted. */
+export const MANIFEST_MEDIA_TYPES: ReadonlySet<string> = new Set([
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+]);
+
+/** A manifest pull that passed the rules: what the queue carries and the worker counts. */
+export interface PullEvent {
+  /** The registry's event id: the idempotency key, stable across re-deliveries. */
+  id: string;
+  /** The event's own time (the client request), RFC 3339 as sent. */
+  timestamp: string;
+  /** UTC date of `timestamp`, YYYY-MM-DD. */
+  pullDate: string;
+  repository: string;
+  tag: string;
+  digest: string;
+  mediaType: string;
+  architecture: string;
+  /** The client request's method (GET or HEAD) and User-Agent, kept for later rules. */
+  method: string;
+  userAgent: string;
+  /** The client's address as the registry saw it (ip:port, or ip from X-Forwarded-For). */
+  clientAddress: string;
+}
+
+/** Why an event was not counted. The first group is ordinary traffic; the second is malformed input. */
+export const FILTERED_REASONS = ['not-pull', 'not-manifest', 'no-tag', 'ignored-user-agent'] as const;
+export const INVALID_REASONS = [
+  'not-an-object',
+  'missing-id',
+  'invalid-repository',
+  'invalid-tag',
+  'invalid-digest',
+  'invalid-timestamp',
+] as const;
+export type SkipReason = (typeof FILTERED_REASONS)[number] | (typeof INVALID_REASONS)[number];
+
+export interface RuleOptions {
+  /** Case-sensitive substrings; an event whose User-Agent contains one is not counted. */
+  ignoredUserAgents: readonly string[];
+}
+
+export type EventVerdict =
+  | { accepted: true; event: PullEvent }
+  | { accepted: false; reason: SkipReason; eventId: string | undefined };
+
+const MAX_ID_LENGTH = 256;
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function stringField(object: unknown, key: string): string | undefined {
+  if (!isObject(object)) return undefined;
+  const value = object[key];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Applies the counting rules to one event of an envelope. */
+export function evaluateEvent(raw: unknown, options: RuleOptions): EventVerdict {
+  if (!isObject(raw)) return { accepted: false, reason: 'not-an-object', eventId: undefined };
+  const rawId = stringField(raw, 'id');
+  const eventId = rawId !== undefined && rawId.length > 0 && rawId.length <= MAX_ID_LENGTH ? rawId : undefined;
+  const skip = (reason: SkipReason): EventVerdict => ({ accepted: false, reason, eventId });
+
+  if (raw.action !== 'pull') return skip('not-pull');
+  const target = raw.target;
+  const mediaType = stringField(target, 'mediaType');
+  if (mediaType === undefined || !MANIFEST_MEDIA_TYPES.has(mediaType)) return skip('not-manifest');
+  if (eventId === undefined) return skip('missing-id');
+
+  const repository = stringField(target, 'repository');
+  if (repository === undefined || !isValidRepository(repository)) return skip('invalid-repository');
+  const tag = stringField(target, 'tag');
+  if (tag === undefined || tag === '') return skip('no-tag');
+  if (!isValidTag(tag)) return skip('invalid-tag');
+  const digest = stringField(target, 'digest');
+  if (digest === undefined || !isValidDigest(digest)) return skip('invalid-digest');
+
+  const timestamp = stringField(raw, 'timestamp');
+  const parsed = timestamp === undefined ? undefined : parseRfc3339(timestamp);
+  if (timestamp === undefined || parsed === undefined) return skip('invalid-timestamp');
+
+  const request = raw.request;
+  const userAgent = stringField(request, 'useragent') ?? '';
+  if (options.ignoredUserAgents.some((ignored) => userAgent.includes(ignored))) return skip('ignored-user-agent');
+
+  return {
+    accepted: true,
+    event: {
+      id: eventId,
+      timestamp,
+      pullDate: parsed.utcDate,
+      repository,
+      tag,
+      digest,
+      mediaType,
+      architecture: userAgent === '' ? ARCHITECTURE_NOT_SPECIFIED : architectureFromUserAgent(userAgent),
+      method: stringField(request, 'method') ?? '',
+      userAgent,
+      clientAddress: stringField(request, 'addr') ?? '',
+    },
+  };
+}
+
+export type EnvelopeResult =
+  | { ok: true; accepted: PullEvent[]; skipped: Array<{ index: number; reason: SkipReason; eventId: string | undefined }>; total: number }
+  | { ok: false; error: string };
+
+/** Validates the `{"events": [...]}` envelope and applies the rules to each event, in order. */
+export function evaluateEnvelope(body: unknown, options: RuleOptions): EnvelopeResult {
+  if (!isObject(body)) return { ok: false, error: 'body must be a JSON object of the form {"events": [...]}' };
+  if (!Array.isArray(body.events)) return { ok: false, error: 'body must have an "events" array' };
+  const accepted: PullEvent[] = [];
+  const skipped: Array<{ index: number; reason: SkipReason; eventId: string | undefined }> = [];
+  body.events.forEach((raw: unknown, index: number) => {
+    const verdict = evaluateEvent(raw, options);
+    if (verdict.accepted) accepted.push(verdict.event);
+    else skipped.push({ index, reason: verdict.reason, eventId: verdict.eventId });
+  });
+  return { ok: true, accepted, skipped, total: body.events.length };
+}

@@ -1,0 +1,36 @@
+// Strict RFC 3339 parsing: the registry writes RFC3339Nano with 1-9 fraction digits and a Z or numeric offset.
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+
+export interface ParsedTimestamp {
+  /** Milliseconds since the epoch (sub-millisecond digits are dropped). */
+  epochMs: number;
+  /** The UTC calendar date, YYYY-MM-DD. */
+  utcDate: string;
+}
+
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
+export function parseRfc3339(value: string): ParsedTimestamp | undefined {
+  const m = RFC3339.exec(value);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  // Years before the epoch are not registry timestamps (and Date.UTC maps 0-99 to 19xx).
+  if (year < 1970) return undefined;
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  // A leap second (:60) is valid RFC 3339; it is folded into the next second.
+  if (hour > 23 || minute > 59 || second > 60) return undefined;
+  let offsetMinutes = 0;
+  if (m[8] === undefined) {
+    const offsetHours = Number(m[10]);
+    const offsetMins = Number(m[11]);
+    if (offsetHours > 23 || offsetMins > 59) return undefined;
+    offsetMinutes = (m[9] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMins);
+  }
+  const millis = m[7] === undefined ? 0 : Number(m[7].padEnd(3, '0').slice(0, 3));
+  const epochMs = Date.UTC(year, month - 1, day, hour, minute, second, millis) - offsetMinutes * 60_000;
+  if (!Number.isFinite(epochMs)) return undefined;
+  return { epochMs, utcDate: new Date(epochMs).toISOString().slice(0, 10) };
+}

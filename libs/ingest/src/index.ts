@@ -1,0 +1,4 @@
+// The worker's ingestion logic: batching jobs and storing each batch idempotently.
+export * from './pull-batcher.js';
+export * from './store-pulls.js';
+export * from './pull-consumer.js';

@@ -1,0 +1,73 @@
+import { expect } from 'chai';
+import { Batcher } from './pull-batcher.js';
+
+describe('Batcher', () => {
+  it('flushes as soon as maxSize items are pending', async () => {
+    const flushed: number[][] = [];
+    const batcher = new Batcher<number>({ maxSize: 3, maxWaitMs: 60_000, flush: async (items) => void flushed.push(items) });
+    await Promise.all([1, 2, 3, 4, 5, 6].map((n) => batcher.add(n)));
+    expect(flushed).to.deep.equal([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+  });
+
+  it('flushes a partial batch after maxWaitMs', async () => {
+    const flushed: number[][] = [];
+    const batcher = new Batcher<number>({ maxSize: 100, maxWaitMs: 20, flush: async (items) => void flushed.push(items) });
+    await Promise.all([batcher.add(1), batcher.add(2)]);
+    expect(flushed).to.deep.equal([[1, 2]]);
+  });
+
+  it('settles each caller only after its batch flushed, and never runs two flushes at once', async () => {
+    const order: string[] = [];
+    let running = 0;
+    const batcher = new Batcher<number>({
+      maxSize: 2,
+      maxWaitMs: 60_000,
+      flush: async (items) => {
+        running += 1;
+        expect(running).to.equal(1);
+        order.push(`start ${items.join(',')}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        order.push(`end ${items.join(',')}`);
+        running -= 1;
+      },
+    });
+    const done = [1, 2, 3, 4].map((n) => batcher.add(n).then(() => order.push(`settled ${n}`)));
+    await Promise.all(done);
+    expect(order).to.deep.equal(['start 1,2', 'end 1,2', 'settled 1', 'settled 2', 'start 3,4', 'end 3,4', 'settled 3', 'settled 4']);
+  });
+
+  it('rejects every item of a batch whose flush throws, and only those', async () => {
+    const batcher = new Batcher<number>({
+      maxSize: 2,
+      maxWaitMs: 60_000,
+      flush: async (items) => {
+        if (items.includes(1)) throw new Error('boom');
+      },
+    });
+    const results = await Promise.allSettled([1, 2, 3, 4].map((n) => batcher.add(n)));
+    expect(results.map((result) => result.status)).to.deep.equal(['rejected', 'rejected', 'fulfilled', 'fulfilled']);
+  });
+
+  it('rejects only the items a flush names as failed', async () => {
+    const batcher = new Batcher<number>({
+      maxSize: 3,
+      maxWaitMs: 60_000,
+      flush: async () => new Map([[1, new Error('item 2 is bad')]]),
+    });
+    const results = await Promise.allSettled([1, 2, 3].map((n) => batcher.add(n)));
+    expect(results.map((result) => result.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled']);
+  });
+
+  it('drain flushes what is pending at once', async () => {
+    const flushed: number[][] = [];
+    const batcher = new Batcher<number>({ maxSize: 100, maxWaitMs: 60_000, flush: async (items) => void flushed.push(items) });
+    const added = batcher.add(7);
+    await batcher.drain();
+    await added;
+    expect(flushed).to.deep.equal([[7]]);
+    expect(batcher.size).to.equal(0);
+  });
+});

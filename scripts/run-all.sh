@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `make run`: receiver, worker and browse side by side; SIGTERM or Ctrl-C stops all three cleanly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Create the database named in STATICREG_DB_URL when the server is reachable and it does not exist yet.
+if [ -n "${STATICREG_DB_URL:-}" ]; then
+  dbname=$(node -e 'console.log(decodeURIComponent(new URL(process.argv[1]).pathname.slice(1)) || "postgres")' "$STATICREG_DB_URL")
+  admin_url=$(node -e 'const u=new URL(process.argv[1]); u.pathname="/postgres"; console.log(u.href)' "$STATICREG_DB_URL")
+  if ! psql "$admin_url" -tAc "select 1 from pg_database where datname = '$dbname'" | grep -q 1; then
+    echo "creating database $dbname"
+    psql "$admin_url" -c "create database \"$dbname\""
+  fi
+fi
+
+pids=()
+stop() {
+  trap - TERM INT
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+}
+trap stop TERM INT
+
+node apps/worker/dist/main.js & pids+=($!)
+node apps/receiver/dist/main.js & pids+=($!)
+node apps/browse/dist/main.js & pids+=($!)
+# Whichever exits first (a crash, or a signal) stops the others.
+wait -n "${pids[@]}" || true
+stop

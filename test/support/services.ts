@@ -64,7 +64,11 @@ export async function metricRows(db: Kysely<Database>): Promise<MetricRow[]> {
   return db
     .selectFrom('container_pull_metrics')
     .select(['pull_date', 'repo_name', 'tag', 'digest', 'architecture', 'pull_count'])
-    .orderBy(['pull_date', 'repo_name', 'tag', 'digest', 'architecture'])
+    .orderBy('pull_date')
+    .orderBy('repo_name')
+    .orderBy('tag')
+    .orderBy('digest')
+    .orderBy('architecture')
     .execute();
 }
 

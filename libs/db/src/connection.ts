@@ -52,3 +52,9 @@ export function isTransientDbError(error: unknown): boolean {
     error.message,
   );
 }
+
+/** SQLSTATE classes 22 (data exception) and 23 (integrity violation): retrying the same data fails the same way. */
+export function isDataError(error: unknown): boolean {
+  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && /^2[23]/.test(code);
+}

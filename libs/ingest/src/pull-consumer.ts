@@ -1,10 +1,10 @@
 // The BullMQ consumer of pull jobs: many jobs in flight, stored in batches, acked only after commit.
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { PullEvent } from '@staticreg/events';
-import { isTransientDbError, type Database } from '@staticreg/db';
+import { isDataError, isTransientDbError, type Database } from '@staticreg/db';
 import { PULL_QUEUE, type PullJobData } from '@staticreg/queue';
 import { Batcher } from './pull-batcher.js';
 import { storePullBatch, type StoreResult } from './store-pulls.js';
@@ -93,6 +93,8 @@ export function startPullConsumer(options: PullConsumerOptions): PullConsumer {
       try {
         await batcher.add(event);
       } catch (error) {
+        // Postgres refused this event's data: no retry can succeed, so it fails at once (kept, with its reason).
+        if (isDataError(error)) throw new UnrecoverableError(error instanceof Error ? error.message : String(error));
         if (!isTransientDbError(error)) throw error;
         if (!outage) log.warn({ err: error, retryMs: options.dbRetryMs }, 'Database unreachable, pull jobs wait and retry');
         outage = true;

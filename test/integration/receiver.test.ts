@@ -1,0 +1,237 @@
+// The receiver's HTTP contract against a real Redis: status codes, counts, auth, and 503 when Redis is down.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import { Writable } from 'node:stream';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { createLogger } from '@staticreg/log';
+import { createPullQueue, createRedisConnection, type PullJobData } from '@staticreg/queue';
+import { closeServer, listen } from '@staticreg/http';
+import { createReceiverApp, WEBHOOK_PATH } from '../../apps/receiver/src/app.js';
+import { loadScenario } from '../support/fixtures.js';
+import { freshRedis, TEST_REDIS_URL } from '../support/services.js';
+import { createPrivateRedis, type PrivateRedis } from '../support/private-services.js';
+
+const V1 = 'application/vnd.docker.distribution.events.v1+json';
+const V2 = 'application/vnd.docker.distribution.events.v2+json';
+
+interface Receiver {
+  url: string;
+  queue: Queue<PullJobData>;
+  redis: Redis;
+  logs: Array<Record<string, any>>;
+  close(): Promise<void>;
+}
+
+async function startReceiver(redisUrl: string, overrides: { webhookToken?: string; bodyLimitBytes?: number } = {}): Promise<Receiver> {
+  const logs: Array<Record<string, any>> = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const log = createLogger('receiver', 'debug', sink);
+  const redis = createRedisConnection(redisUrl, 'producer');
+  const queue = createPullQueue(redis);
+  const app = createReceiverApp({
+    queue,
+    redis,
+    log,
+    rules: { ignoredUserAgents: ['staticreg/'] },
+    webhookToken: overrides.webhookToken,
+    bodyLimitBytes: overrides.bodyLimitBytes ?? 1024 * 1024,
+    enqueueTimeoutMs: 1000,
+  });
+  const server: Server = await listen(app, 0, '127.0.0.1');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    queue,
+    redis,
+    logs,
+    async close() {
+      await closeServer(server);
+      await queue.close();
+      redis.disconnect();
+    },
+  };
+}
+
+function post(receiver: Receiver, body: string, headers: Record<string, string> = { 'content-type': V1 }) {
+  return fetch(`${receiver.url}${WEBHOOK_PATH}`, { method: 'POST', body, headers, redirect: 'manual' });
+}
+
+async function json(response: Response): Promise<any> {
+  return response.json();
+}
+
+const pullByTag = loadScenario('pull-by-tag-docker-ua')[0]!;
+const blobPull = loadScenario('blob-pull')[0]!;
+
+describe('receiver (real Redis)', () => {
+  let receiver: Receiver;
+
+  beforeEach(async () => {
+    await (await freshRedis()).quit();
+    receiver = await startReceiver(TEST_REDIS_URL);
+  });
+  afterEach(async () => receiver.close());
+
+  it('acknowledges a registry 2.x envelope only with the event in the queue', async () => {
+    const response = await post(receiver, pullByTag.raw);
+    expect(response.status).to.equal(200);
+    expect(await response.json()).to.deep.equal({ eventsReceived: 1, eventsAccepted: 1, eventsSkipped: 0 });
+    const jobs = await receiver.queue.getJobs(['waiting']);
+    expect(jobs).to.have.length(1);
+    expect(jobs[0]!.data.event).to.include({
+      id: pullByTag.body.events[0]!.id,
+      repository: 'library/demo',
+      tag: '1.0',
+      architecture: 'arm64',
+      pullDate: '2026-11-27',
+    });
+    const done = receiver.logs.find((line) => line.msg === 'Webhook processing completed');
+    expect(done).to.include({ totalEvents: 1, eventsProcessed: 1, eventsSkipped: 0, level: 30 });
+  });
+
+  it('accepts the 3.x media type and plain JSON', async () => {
+    for (const type of [V2, 'application/json', 'application/json; charset=utf-8']) {
+      const response = await post(receiver, pullByTag.raw, { 'content-type': type });
+      expect(response.status, type).to.equal(200);
+    }
+    expect(await receiver.queue.count()).to.equal(3);
+  });
+
+  it('acknowledges filtered events without enqueueing them', async () => {
+    const response = await post(receiver, blobPull.raw);
+    expect(response.status).to.equal(200);
+    expect(await response.json()).to.deep.equal({ eventsReceived: 1, eventsAccepted: 0, eventsSkipped: 1 });
+    expect(await receiver.queue.count()).to.equal(0);
+  });
+
+  it('enqueues the good events of a mixed envelope and skips the bad ones', async () => {
+    const good = structuredClone(pullByTag.body.events[0]!);
+    const html = { ...structuredClone(good), id: 'html', target: { ...good.target, repository: '<img src=x onerror=alert(1)>' } };
+    const second = { ...structuredClone(good), id: 'second' };
+    const body = JSON.stringify({ events: [good, html, blobPull.body.events[0], 17, second] });
+    const response = await post(receiver, body);
+    expect(await response.json()).to.deep.equal({ eventsReceived: 5, eventsAccepted: 2, eventsSkipped: 3 });
+    const ids = (await receiver.queue.getJobs(['waiting'])).map((job) => job.data.event.id).sort();
+    expect(ids).to.deep.equal([good.id, 'second'].sort());
+    const skipped = receiver.logs.filter((line) => line.msg === 'Skipped invalid event');
+    expect(skipped.map((line) => line.reason)).to.deep.equal(['invalid-repository', 'not-an-object']);
+  });
+
+  const refusals: Array<[string, string, Record<string, string>, number, RegExp]> = [
+    ['malformed JSON', '{"events": [', { 'content-type': V1 }, 400, /malformed JSON/],
+    ['a body that is not an envelope', '{"event": []}', { 'content-type': V1 }, 400, /"events" array/],
+    ['a JSON array', '[]', { 'content-type': V1 }, 400, /JSON object/],
+    ['a JSON string', '"events"', { 'content-type': 'application/json' }, 400, /JSON object/],
+    ['an unknown content type', pullByTag.raw, { 'content-type': 'text/plain' }, 415, /Content-Type must be one of/],
+    ['no content type', pullByTag.raw, {}, 415, /Content-Type must be one of/],
+  ];
+  for (const [what, body, headers, status, message] of refusals) {
+    it(`refuses ${what} with ${status} and a JSON error`, async () => {
+      const response = await post(receiver, body, headers);
+      expect(response.status).to.equal(status);
+      expect((await json(response)).error).to.match(message);
+      expect(await receiver.queue.count()).to.equal(0);
+    });
+  }
+
+  it('refuses a body over the limit with 413', async () => {
+    await receiver.close();
+    receiver = await startReceiver(TEST_REDIS_URL, { bodyLimitBytes: 4096 });
+    const events = Array.from({ length: 10 }, (_, i) => ({ ...pullByTag.body.events[0], id: `big-${i}` }));
+    const response = await post(receiver, JSON.stringify({ events }));
+    expect(response.status).to.equal(413);
+    expect((await json(response)).error).to.match(/larger than the limit of 4096 bytes/);
+    expect(await receiver.queue.count()).to.equal(0);
+  });
+
+  it('answers other methods on the webhook with 405 and unknown paths with 404, never a redirect', async () => {
+    const get = await fetch(`${receiver.url}${WEBHOOK_PATH}`, { redirect: 'manual' });
+    expect(get.status).to.equal(405);
+    expect(get.headers.get('allow')).to.equal('POST');
+    const slash = await fetch(`${receiver.url}${WEBHOOK_PATH}/`, { method: 'POST', body: pullByTag.raw, headers: { 'content-type': V1 }, redirect: 'manual' });
+    expect(slash.status).to.be.oneOf([200, 404]);
+    const other = await fetch(`${receiver.url}/api/webhook`, { method: 'POST', redirect: 'manual' });
+    expect(other.status).to.equal(404);
+  });
+
+  it('answers /healthz and /readyz', async () => {
+    expect((await fetch(`${receiver.url}/healthz`)).status).to.equal(200);
+    const ready = await fetch(`${receiver.url}/readyz`);
+    expect(ready.status).to.equal(200);
+    expect(await ready.json()).to.deep.equal({ status: 'ok', checks: { redis: 'ok' } });
+  });
+
+  describe('with STATICREG_WEBHOOK_TOKEN', () => {
+    beforeEach(async () => {
+      await receiver.close();
+      receiver = await startReceiver(TEST_REDIS_URL, { webhookToken: 'correct horse battery staple' });
+    });
+
+    for (const [what, header] of [
+      ['no Authorization header', undefined],
+      ['a wrong token', 'Bearer wrong'],
+      ['the token without the Bearer scheme', 'correct horse battery staple'],
+      ['a token with a suffix', 'Bearer correct horse battery staple!'],
+    ] as const) {
+      it(`refuses ${what} with 401`, async () => {
+        const headers: Record<string, string> = { 'content-type': V1 };
+        if (header) headers.authorization = header;
+        const response = await post(receiver, pullByTag.raw, headers);
+        expect(response.status).to.equal(401);
+        expect(response.headers.get('www-authenticate')).to.match(/^Bearer/);
+        expect(await receiver.queue.count()).to.equal(0);
+      });
+    }
+
+    it('accepts the right bearer token', async () => {
+      const response = await post(receiver, pullByTag.raw, { 'content-type': V1, authorization: 'Bearer correct horse battery staple' });
+      expect(response.status).to.equal(200);
+      expect(await receiver.queue.count()).to.equal(1);
+      expect(JSON.stringify(receiver.logs)).to.not.include('horse');
+    });
+  });
+});
+
+describe('receiver while Redis is down', () => {
+  let redisServer: PrivateRedis;
+  let receiver: Receiver;
+
+  before(async () => {
+    redisServer = await createPrivateRedis();
+    receiver = await startReceiver(redisServer.url);
+  });
+  after(async () => {
+    await receiver.close();
+    await redisServer.stop();
+  });
+
+  it('answers 503 so the registry retries, and 200 again once Redis is back', async () => {
+    expect((await post(receiver, pullByTag.raw)).status).to.equal(200);
+
+    await redisServer.stop();
+    const down = await post(receiver, pullByTag.raw);
+    expect(down.status).to.equal(503);
+    expect(down.headers.get('retry-after')).to.equal('1');
+    expect((await json(down)).error).to.match(/queue unavailable/);
+    expect((await fetch(`${receiver.url}/readyz`)).status).to.equal(503);
+    // A filtered-only envelope needs no Redis, so it is still acknowledged.
+    expect((await post(receiver, blobPull.raw)).status).to.equal(200);
+
+    await redisServer.start();
+    let status = 0;
+    for (let attempt = 0; attempt < 100 && status !== 200; attempt += 1) {
+      status = (await post(receiver, pullByTag.raw)).status;
+      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(status).to.equal(200);
+    // The restarted Redis is empty: only the post-recovery event is there, nothing half-written.
+    expect(await receiver.queue.count()).to.equal(1);
+  });
+});

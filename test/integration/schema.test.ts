@@ -1,0 +1,83 @@
+// The schema: migrations, the hand-applied SQL file, and the table exactly as the guide describes it.
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { expect } from 'chai';
+import { sql } from 'kysely';
+import { MIGRATIONS_DIR, migrateToLatest } from '@staticreg/db';
+import { REPO_ROOT, startApp } from '../support/processes.js';
+import { createTestDatabase, type TestDatabase } from '../support/services.js';
+
+const SCHEMA_FILE = `${REPO_ROOT}sql/event_schema.sql`;
+
+async function describeTable(database: TestDatabase) {
+  const columns = await sql<{ column_name: string; data_type: string; is_nullable: string }>`
+    select column_name, data_type, is_nullable from information_schema.columns
+    where table_name = 'container_pull_metrics' order by ordinal_position`.execute(database.db);
+  const indexes = await sql<{ indexdef: string }>`
+    select indexdef from pg_indexes where tablename = 'container_pull_metrics' order by indexname`.execute(database.db);
+  return { columns: columns.rows, indexes: indexes.rows.map((row) => row.indexdef.replace(/ ON public\./, ' ON ')) };
+}
+
+describe('schema', () => {
+  let database: TestDatabase | undefined;
+  afterEach(async () => {
+    await database?.drop();
+    database = undefined;
+  });
+
+  it('creates container_pull_metrics with the guide\'s columns, unique key and indexes', async () => {
+    database = await createTestDatabase();
+    const table = await describeTable(database);
+    expect(table.columns.map((c) => [c.column_name, c.data_type, c.is_nullable])).to.deep.equal([
+      ['id', 'bigint', 'NO'],
+      ['pull_date', 'date', 'NO'],
+      ['repo_name', 'text', 'NO'],
+      ['tag', 'text', 'NO'],
+      ['digest', 'text', 'NO'],
+      ['architecture', 'text', 'NO'],
+      ['pull_count', 'integer', 'NO'],
+      ['created_at', 'timestamp without time zone', 'NO'],
+      ['updated_at', 'timestamp without time zone', 'NO'],
+    ]);
+    expect(table.indexes).to.deep.equal([
+      'CREATE UNIQUE INDEX container_pull_metrics_pkey ON container_pull_metrics USING btree (id)',
+      'CREATE UNIQUE INDEX container_pull_metrics_unique_key ON container_pull_metrics USING btree (pull_date, repo_name, tag, digest, architecture)',
+      'CREATE INDEX idx_container_pull_metrics_pull_date ON container_pull_metrics USING btree (pull_date)',
+      'CREATE INDEX idx_container_pull_metrics_repo_arch_date ON container_pull_metrics USING btree (repo_name, architecture, pull_date)',
+      'CREATE INDEX idx_container_pull_metrics_repo_date ON container_pull_metrics USING btree (repo_name, pull_date)',
+    ]);
+  });
+
+  it('keeps sql/event_schema.sql equal to the migrations (regenerate with `make schema`)', () => {
+    const text = readFileSync(SCHEMA_FILE, 'utf8');
+    const migrations = readdirSync(MIGRATIONS_DIR).filter((file) => file.endsWith('.sql')).sort();
+    expect(migrations).to.not.be.empty;
+    let position = 0;
+    for (const file of migrations) {
+      const body = readFileSync(`${MIGRATIONS_DIR}/${file}`, 'utf8');
+      const at = text.indexOf(body, position);
+      expect(at, `${file} is missing or out of order in sql/event_schema.sql`).to.be.greaterThan(-1);
+      position = at + body.length;
+    }
+  });
+
+  it('applies sql/event_schema.sql with psql, and the migrator then runs cleanly over it', async () => {
+    database = await createTestDatabase({ migrate: false });
+    execFileSync('psql', ['-v', 'ON_ERROR_STOP=1', '-q', '-d', database.url, '-f', SCHEMA_FILE], { stdio: 'pipe' });
+    const byHand = await describeTable(database);
+    await migrateToLatest(database.db);
+    expect(await describeTable(database)).to.deep.equal(byHand);
+    expect(byHand.columns).to.have.length(9);
+  });
+
+  it('`make migrate` applies the migrations to STATICREG_DB_URL and reports them', async () => {
+    database = await createTestDatabase({ migrate: false });
+    const migrate = startApp('worker', { STATICREG_DB_URL: database.url }, 'migrate.ts');
+    expect(await migrate.exited).to.equal(0);
+    const [line] = migrate.logLines('Database schema initialized successfully.');
+    expect(line?.applied).to.deep.equal(['0001_container_pull_metrics', '0002_processed_pull_events']);
+    const again = startApp('worker', { STATICREG_DB_URL: database.url }, 'migrate.ts');
+    expect(await again.exited).to.equal(0);
+    expect(again.logLines('Database schema initialized successfully.')[0]?.applied).to.deep.equal([]);
+  });
+});

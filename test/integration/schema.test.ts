@@ -75,7 +75,7 @@ describe('schema', () => {
     const migrate = startApp('worker', { STATICREG_DB_URL: database.url }, 'migrate.ts');
     expect(await migrate.exited).to.equal(0);
     const [line] = migrate.logLines('Database schema initialized successfully.');
-    expect(line?.applied).to.deep.equal(['0001_container_pull_metrics', '0002_processed_pull_events']);
+    expect(line?.applied).to.deep.equal(['0001_container_pull_metrics', '0002_processed_pull_events', '0003_pull_sessions']);
     const again = startApp('worker', { STATICREG_DB_URL: database.url }, 'migrate.ts');
     expect(await again.exited).to.equal(0);
     expect(again.logLines('Database schema initialized successfully.')[0]?.applied).to.deep.equal([]);

@@ -12,6 +12,7 @@ import { createPrivatePostgres, type PrivatePostgres } from '../support/private-
 import { enqueue, makePull, spreadPulls } from '../support/pulls.js';
 
 const FAST_RECOVERY = {
+  STATICREG_COUNT_POLICY: 'guide',
   STATICREG_REDIS_URL: TEST_REDIS_URL,
   STATICREG_WORKER_PORT: '0',
   STATICREG_WORKER_LOCK_MS: '2000',
@@ -38,7 +39,7 @@ async function queueEmpty(): Promise<boolean> {
   return (await queueCounts()).pending === 0;
 }
 
-describe('worker (real Redis and Postgres)', function () {
+describe('worker, guide policy (real Redis and Postgres)', function () {
   this.timeout(120_000);
   let database: TestDatabase;
   let redis: Redis;
@@ -81,7 +82,7 @@ describe('worker (real Redis and Postgres)', function () {
     const replay = await storePullBatch(database.db, events);
     expect(first).to.include({ counted: 500, duplicates: 0 });
     expect(replay).to.include({ counted: 0, duplicates: 500 });
-    expect(replay.rows).to.deep.equal([]);
+    expect(replay.changes).to.deep.equal([]);
     expect(await totalPulls(database.db)).to.equal(500);
   });
 
@@ -160,7 +161,7 @@ describe('worker (real Redis and Postgres)', function () {
   });
 });
 
-describe('worker while Postgres is stopped and restarted', function () {
+describe('worker, guide policy, while Postgres is stopped and restarted', function () {
   this.timeout(180_000);
   let postgres: PrivatePostgres;
   let redis: Redis;

@@ -3,9 +3,11 @@ import express from 'express';
 import { sql, type Kysely } from 'kysely';
 import { loadWorkerConfig, type WorkerConfig } from '@staticreg/config';
 import { createLogger, type Logger } from '@staticreg/log';
-import { createDb, migrateToLatest, pruneProcessedEventIds, type Database } from '@staticreg/db';
+import { createDb, migrateToLatest, pruneProcessedEventIds, pruneSessions, type Database } from '@staticreg/db';
 import { createRedisConnection } from '@staticreg/queue';
-import { startPullConsumer } from '@staticreg/ingest';
+import { ManifestResolver, startPullConsumer, storePullBatch, storeSessionBatch, type BatchStore } from '@staticreg/ingest';
+import { RegistryClient, registryBaseUrl } from '@staticreg/registry';
+import { STATICREG_USER_AGENT } from '@staticreg/config';
 import { addHealthRoutes, closeServer, errorHandler, listen, onShutdownSignal, runMain } from '@staticreg/http';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
@@ -59,7 +61,20 @@ async function main(): Promise<void> {
     log.warn('WARNING: STATICREG_DB_URL environment variable is not set. Database functions will be disabled.');
   }
 
+  const registry = config.registryHostname
+    ? new RegistryClient({ baseUrl: registryBaseUrl(config.registryHostname), userAgent: STATICREG_USER_AGENT })
+    : undefined;
+  const resolver = new ManifestResolver(registry, log);
+  const store: BatchStore =
+    config.countPolicy === 'guide'
+      ? storePullBatch
+      : async (database, events) => storeSessionBatch(database, events, config.sessionWindowMs, await resolver.describe(database, events));
+  if (config.countPolicy === 'sessions' && !registry) {
+    log.warn('STATICREG_REGISTRY_HOSTNAME is not set: image platforms come from User-Agents only');
+  }
+
   const consumer = startPullConsumer({
+    store,
     connection: redis,
     db,
     log,
@@ -70,7 +85,10 @@ async function main(): Promise<void> {
     maxStalledCount: config.maxStalledCount,
     dbRetryMs: config.dbRetryMs,
   });
-  log.info({ batchSize: config.batchSize, batchMaxWaitMs: config.batchMaxWaitMs, healthPort: config.healthPort }, 'Worker consuming pull jobs');
+  log.info(
+    { countPolicy: config.countPolicy, batchSize: config.batchSize, batchMaxWaitMs: config.batchMaxWaitMs, healthPort: config.healthPort },
+    'Worker consuming pull jobs',
+  );
 
   const prune = async (): Promise<void> => {
     if (!db) return;
@@ -78,6 +96,9 @@ async function main(): Promise<void> {
     try {
       const deleted = await pruneProcessedEventIds(db, cutoff);
       if (deleted > 0) log.info({ deleted, cutoff }, 'Pruned processed event ids');
+      const sessionCutoff = new Date(Date.now() - config.sessionRetentionHours * 3600 * 1000);
+      const sessions = await pruneSessions(db, sessionCutoff);
+      if (sessions > 0) log.info({ deleted: sessions, cutoff: sessionCutoff }, 'Pruned session events and sessions');
     } catch (error) {
       log.warn({ err: error }, 'Pruning processed event ids failed');
     }

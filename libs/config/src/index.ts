@@ -106,8 +106,17 @@ export interface ReceiverConfig extends CommonConfig {
   enqueueTimeoutMs: number;
 }
 
+export const COUNT_POLICIES = ['sessions', 'guide'] as const;
+export type CountPolicy = (typeof COUNT_POLICIES)[number];
+
 export interface WorkerConfig extends CommonConfig {
   dbUrl: string | undefined;
+  /** sessions: pulls per client session (HEAD-only sessions are checks); guide: every tagged manifest event is a pull. */
+  countPolicy: CountPolicy;
+  sessionWindowMs: number;
+  sessionRetentionHours: number;
+  /** Where the worker reads manifests and configs to learn an image's platform. */
+  registryHostname: string | undefined;
   /** Port of the worker's health endpoints (/healthz, /readyz). 0 disables them. */
   healthPort: number;
   batchSize: number;
@@ -133,6 +142,22 @@ function loadCommon(env: Env): CommonConfig {
   };
 }
 
+const registryHostname = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(/^https?:\/\//i.test(value) ? value : `http://${value}`);
+      return url.hostname !== '' && url.search === '' && url.hash === '';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be host[:port] (plain http) or an http(s):// URL' },
+);
+
+function loadRegistryHostname(env: Env): string | undefined {
+  return read(env, 'STATICREG_REGISTRY_HOSTNAME') === undefined ? undefined : parse(env, 'STATICREG_REGISTRY_HOSTNAME', registryHostname);
+}
+
 function loadDbUrl(env: Env): string | undefined {
   return read(env, 'STATICREG_DB_URL') === undefined ? undefined : parse(env, 'STATICREG_DB_URL', postgresUrl);
 }
@@ -148,7 +173,8 @@ export function loadReceiverConfig(env: Env = process.env): ReceiverConfig {
       env.STATICREG_IGNORED_USER_AGENTS === undefined
         ? [STATICREG_USER_AGENT_PRODUCT]
         : parse(env, 'STATICREG_IGNORED_USER_AGENTS', commaList, ''),
-    enqueueTimeoutMs: parse(env, 'STATICREG_ENQUEUE_TIMEOUT_MS', positiveInt, '2000'),
+    // Below the registry's default 1 s notification timeout, so a slow Redis gets a 503 rather than a timeout.
+    enqueueTimeoutMs: parse(env, 'STATICREG_ENQUEUE_TIMEOUT_MS', positiveInt, '750'),
   };
 }
 
@@ -165,6 +191,10 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     maxStalledCount: parse(env, 'STATICREG_WORKER_MAX_STALLED', positiveInt, '100'),
     dbRetryMs: parse(env, 'STATICREG_DB_RETRY_MS', z.coerce.number().int().min(100), '2000'),
     dedupRetentionDays: parse(env, 'STATICREG_DEDUP_RETENTION_DAYS', positiveInt, '7'),
+    countPolicy: parse(env, 'STATICREG_COUNT_POLICY', z.enum(COUNT_POLICIES, { message: 'must be sessions or guide' }), 'sessions'),
+    sessionWindowMs: 1000 * parse(env, 'STATICREG_SESSION_WINDOW_SECONDS', z.coerce.number({ message: 'must be a number of seconds' }).min(0.1).max(3600), '10'),
+    sessionRetentionHours: parse(env, 'STATICREG_SESSION_RETENTION_HOURS', positiveInt, '48'),
+    registryHostname: loadRegistryHostname(env),
   };
 }
 
@@ -173,7 +203,7 @@ export function loadBrowseConfig(env: Env = process.env): BrowseConfig {
     ...loadCommon(env),
     port: parse(env, 'STATICREG_BROWSE_PORT', port, '8080'),
     dbUrl: loadDbUrl(env),
-    registryHostname: read(env, 'STATICREG_REGISTRY_HOSTNAME'),
+    registryHostname: loadRegistryHostname(env),
   };
 }
 

@@ -45,8 +45,6 @@ export function isTransientDbError(error: unknown): boolean {
   if (typeof code === 'string') {
     if (/^(08|53|57P0[1-3]|58)/.test(code)) return true;
     if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH'].includes(code)) return true;
-    // Serialization failures and deadlocks succeed on retry.
-    if (code === '40001' || code === '40P01') return true;
   }
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connect ECONNREFUSED/i.test(
     error.message,
@@ -57,4 +55,10 @@ export function isTransientDbError(error: unknown): boolean {
 export function isDataError(error: unknown): boolean {
   const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
   return typeof code === 'string' && /^2[23]/.test(code);
+}
+
+/** A deadlock or serialisation failure between concurrent transactions: running the transaction again succeeds. */
+export function isConflict(error: unknown): boolean {
+  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
+  return code === '40001' || code === '40P01';
 }

@@ -3,3 +3,4 @@ export * from './schema.js';
 export * from './connection.js';
 export * from './migrator.js';
 export * from './pull-metrics.repository.js';
+export * from './sessions.repository.js';

@@ -1,57 +1,76 @@
-// Reads and writes of container_pull_metrics and of the processed-event ids that make writes idempotent.
+// Writes of container_pull_metrics / container_pull_checks and of the processed-event ids that make them idempotent.
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { PullCount } from '@staticreg/events';
 import type { Database } from './schema.js';
 
-type Executor = Kysely<Database> | Transaction<Database>;
+export type Executor = Kysely<Database> | Transaction<Database>;
 
-/** 6 parameters a row; Postgres allows 65,535 per statement, and ~1,000-row statements are the sweet spot. */
-const UPSERT_CHUNK = 1000;
 const ID_CHUNK = 5000;
 
 /**
  * Records event ids as processed and returns the ids that were new. Run it in the same transaction as
- * the upsert: a replayed batch then finds its ids taken and counts nothing twice.
+ * the counting: a replayed batch then finds its ids taken and counts nothing twice. Ids are inserted in
+ * sorted order so that two workers claiming overlapping ids cannot deadlock.
  */
 export async function claimEventIds(trx: Executor, ids: readonly string[]): Promise<Set<string>> {
+  const sorted = [...new Set(ids)].sort();
   const fresh = new Set<string>();
-  for (let start = 0; start < ids.length; start += ID_CHUNK) {
-    const chunk = ids.slice(start, start + ID_CHUNK);
-    const rows = await trx
-      .insertInto('processed_pull_events')
-      .values(chunk.map((event_id) => ({ event_id })))
-      .onConflict((oc) => oc.column('event_id').doNothing())
-      .returning('event_id')
-      .execute();
-    for (const row of rows) fresh.add(row.event_id);
+  for (let start = 0; start < sorted.length; start += ID_CHUNK) {
+    const chunk = sorted.slice(start, start + ID_CHUNK);
+    const rows = await sql<{ event_id: string }>`
+      insert into processed_pull_events (event_id)
+      select unnest(${chunk}::text[])
+      on conflict (event_id) do nothing
+      returning event_id`.execute(trx);
+    for (const row of rows.rows) fresh.add(row.event_id);
   }
   return fresh;
 }
 
-/** Adds counts to their rows, creating the rows that do not exist yet. `counts` must have unique keys. */
+const COUNT_TABLES = {
+  pull: { table: 'container_pull_metrics', column: 'pull_count' },
+  check: { table: 'container_pull_checks', column: 'check_count' },
+} as const;
+
+/**
+ * Adds counts to their rows, creating the rows that do not exist yet. A negative count takes pulls back (a
+ * recomputed session); rows that reach zero are deleted, so every stored row has a count of at least 1.
+ * `counts` must have unique keys and should be sorted by key (lock order).
+ */
+export async function addCounts(trx: Executor, kind: 'pull' | 'check', counts: readonly PullCount[]): Promise<void> {
+  if (counts.length === 0) return;
+  const { table, column } = COUNT_TABLES[kind];
+  const t = sql.table(table);
+  const c = sql.ref(column);
+  await sql`
+    insert into ${t} as m (pull_date, repo_name, tag, digest, architecture, ${c})
+    select * from unnest(
+      ${counts.map((row) => row.pullDate)}::date[],
+      ${counts.map((row) => row.repository)}::text[],
+      ${counts.map((row) => row.tag)}::text[],
+      ${counts.map((row) => row.digest)}::text[],
+      ${counts.map((row) => row.architecture)}::text[],
+      ${counts.map((row) => row.count)}::int[])
+    on conflict (pull_date, repo_name, tag, digest, architecture) do update set
+      ${c} = m.${c} + excluded.${c},
+      updated_at = case when excluded.${c} > 0 then (now() at time zone 'utc') else m.updated_at end`.execute(trx);
+  const retracted = counts.filter((row) => row.count < 0);
+  if (retracted.length === 0) return;
+  await sql`
+    delete from ${t} m
+    using unnest(
+      ${retracted.map((row) => row.pullDate)}::date[],
+      ${retracted.map((row) => row.repository)}::text[],
+      ${retracted.map((row) => row.tag)}::text[],
+      ${retracted.map((row) => row.digest)}::text[],
+      ${retracted.map((row) => row.architecture)}::text[]) as k(pull_date, repo_name, tag, digest, architecture)
+    where m.pull_date = k.pull_date and m.repo_name = k.repo_name and m.tag = k.tag and m.digest = k.digest
+      and m.architecture = k.architecture and m.${c} <= 0`.execute(trx);
+}
+
+/** Adds pulls to container_pull_metrics (the guide's table). */
 export async function upsertPullCounts(trx: Executor, counts: readonly PullCount[]): Promise<void> {
-  for (let start = 0; start < counts.length; start += UPSERT_CHUNK) {
-    const chunk = counts.slice(start, start + UPSERT_CHUNK);
-    await trx
-      .insertInto('container_pull_metrics')
-      .values(
-        chunk.map((row) => ({
-          pull_date: row.pullDate,
-          repo_name: row.repository,
-          tag: row.tag,
-          digest: row.digest,
-          architecture: row.architecture,
-          pull_count: row.count,
-        })),
-      )
-      .onConflict((oc) =>
-        oc.columns(['pull_date', 'repo_name', 'tag', 'digest', 'architecture']).doUpdateSet((eb) => ({
-          pull_count: eb('container_pull_metrics.pull_count', '+', eb.ref('excluded.pull_count')),
-          updated_at: sql<string>`(now() at time zone 'utc')`,
-        })),
-      )
-      .execute();
-  }
+  await addCounts(trx, 'pull', counts);
 }
 
 /** Deletes processed-event ids older than the cutoff, a few thousand at a time so no lock is held long. */

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { architectureFromUserAgent } from './architecture.js';
+import { architectureFromUserAgent, platformName } from './architecture.js';
 
 describe('architectureFromUserAgent', () => {
   const cases: Array<[string, string]> = [
@@ -23,6 +23,29 @@ describe('architectureFromUserAgent', () => {
   for (const [userAgent, architecture] of cases) {
     it(`${JSON.stringify(userAgent.slice(0, 60))} -> ${architecture}`, () => {
       expect(architectureFromUserAgent(userAgent)).to.equal(architecture);
+    });
+  }
+});
+
+describe('platformName', () => {
+  const cases: Array<[string, string | undefined, string | undefined]> = [
+    ['amd64', undefined, 'amd64'],
+    ['amd64', 'v1', 'amd64'],
+    ['amd64', 'v3', 'amd64/v3'],
+    ['arm64', 'v8', 'arm64'],
+    ['arm64', '8', 'arm64'],
+    ['aarch64', '', 'arm64'],
+    ['arm', 'v7', 'arm/v7'],
+    ['arm', '6', 'arm/v6'],
+    ['arm', undefined, 'arm/v7'],
+    ['x86_64', undefined, 'amd64'],
+    ['riscv64', undefined, 'riscv64'],
+    ['s390x', '<b>', 's390x'],
+    ['<script>', undefined, undefined],
+  ];
+  for (const [architecture, variant, name] of cases) {
+    it(`${architecture}${variant === undefined ? '' : `+${variant}`} -> ${name}`, () => {
+      expect(platformName(architecture, variant)).to.equal(name);
     });
   }
 });

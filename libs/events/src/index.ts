@@ -4,3 +4,4 @@ export * from './aggregate.js';
 export * from './reference.js';
 export * from './timestamp.js';
 export * from './architecture.js';
+export * from './sessions.js';

@@ -6,31 +6,28 @@ const rules: RuleOptions = { ignoredUserAgents: ['staticreg/'] };
 const DOCKER_ARM64_UA =
   'docker/24.0.7 go/go1.20.10 git-commit/311b9ff kernel/6.5.0 os/linux arch/arm64 UpstreamClient(Docker-Client/24.0.7 \\(linux\\))';
 
-// Per scenario, each file's verdict: an accepted event as "repository:tag@arch", or the skip reason.
+// Per scenario, each file's verdict: an accepted event as "repository:tag@arch" (tag '' by digest), or the skip reason.
 const EXPECTED: Record<string, string[]> = {
   'blob-head': ['not-manifest'],
   'blob-pull': ['not-manifest'],
   delete: ['not-pull', 'not-pull', 'not-pull'],
   'head-manifest': ['library/demo:1.0@arm64'],
-  'head-manifest-by-digest': ['no-tag'],
+  'head-manifest-by-digest': ['library/demo:@arm64'],
   'mount-cross-repo': ['not-pull'],
-  'pull-by-digest': ['no-tag', 'not-manifest', 'not-manifest'],
+  'pull-by-digest': ['library/demo:@not-specified', 'not-manifest', 'not-manifest'],
   'pull-by-tag-docker-ua': ['library/demo:1.0@arm64'],
   'pull-by-tag-skopeo': ['library/demo:1.0@not-specified', 'not-manifest', 'not-manifest'],
   'pull-index-all': [
     'library/multi:1.0@not-specified',
-    ...Array(3).fill(['no-tag', 'not-manifest', 'not-manifest']).flat(),
+    ...Array(3).fill(['library/multi:@not-specified', 'not-manifest', 'not-manifest']).flat(),
   ],
   'pull-multiarch-docker-style': [
     'library/multi:1.0@arm64',
-    'no-tag',
-    'no-tag',
+    'library/multi:@arm64',
+    'library/multi:@arm64',
     'not-manifest',
     'not-manifest',
-    'no-tag',
-    'no-tag',
-    'no-tag',
-    'no-tag',
+    ...Array(4).fill('library/refs:@arm64'),
     ...Array(4).fill('not-manifest'),
   ],
   // A push HEADs blobs that exist elsewhere: those arrive as blob "pulls".

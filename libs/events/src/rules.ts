@@ -1,5 +1,5 @@
 // The counting rules: which registry notification events are pulls, as pure functions over plain data.
-import { ARCHITECTURE_NOT_SPECIFIED, architectureFromUserAgent } from './architecture.js';
+import { ARCHITECTURE_NOT_SPECIFIED, architectureFromUserAgent, platformName } from './architecture.js';
 import { isValidDigest, isValidRepository, isValidTag } from './reference.js';
 import { parseRfc3339 } from './timestamp.js';
 
@@ -20,6 +20,7 @@ export interface PullEvent {
   /** UTC date of `timestamp`, YYYY-MM-DD. */
   pullDate: string;
   repository: string;
+  /** '' when the manifest was addressed by digest. */
   tag: string;
   digest: string;
   mediaType: string;
@@ -29,10 +30,18 @@ export interface PullEvent {
   userAgent: string;
   /** The client's address as the registry saw it (ip:port, or ip from X-Forwarded-For). */
   clientAddress: string;
+  /** An index's children with their platforms, when the registry sends them (v3 `includereferences`). */
+  references?: ManifestReference[];
+}
+
+export interface ManifestReference {
+  digest: string;
+  /** arch[/variant], e.g. arm/v7; absent when the registry sent no platform (v2.8). */
+  platform?: string;
 }
 
 /** Why an event was not counted. The first group is ordinary traffic; the second is malformed input. */
-export const FILTERED_REASONS = ['not-pull', 'not-manifest', 'no-tag', 'ignored-user-agent'] as const;
+export const FILTERED_REASONS = ['not-pull', 'not-manifest', 'ignored-user-agent'] as const;
 export const INVALID_REASONS = [
   'not-an-object',
   'missing-id',
@@ -81,9 +90,9 @@ export function evaluateEvent(raw: unknown, options: RuleOptions): EventVerdict 
 
   const repository = stringField(target, 'repository');
   if (repository === undefined || !isValidRepository(repository)) return skip('invalid-repository');
-  const tag = stringField(target, 'tag');
-  if (tag === undefined || tag === '') return skip('no-tag');
-  if (!isValidTag(tag)) return skip('invalid-tag');
+  // A pull by digest has no tag; which policy counts it is the worker's business.
+  const tag = stringField(target, 'tag') ?? '';
+  if (tag !== '' && !isValidTag(tag)) return skip('invalid-tag');
   const digest = stringField(target, 'digest');
   if (digest === undefined || !isValidDigest(digest)) return skip('invalid-digest');
 
@@ -95,6 +104,7 @@ export function evaluateEvent(raw: unknown, options: RuleOptions): EventVerdict 
   const userAgent = stringField(request, 'useragent') ?? '';
   if (options.ignoredUserAgents.some((ignored) => userAgent.includes(ignored))) return skip('ignored-user-agent');
 
+  const references = referencesOf(target);
   return {
     accepted: true,
     event: {
@@ -109,8 +119,26 @@ export function evaluateEvent(raw: unknown, options: RuleOptions): EventVerdict 
       method: stringField(request, 'method') ?? '',
       userAgent,
       clientAddress: stringField(request, 'addr') ?? '',
+      ...(references ? { references } : {}),
     },
   };
+}
+
+const MAX_REFERENCES = 256;
+
+/** The children of an index event that carry a valid digest; undefined when there are none. */
+function referencesOf(target: unknown): ManifestReference[] | undefined {
+  if (!isObject(target) || !Array.isArray(target.references)) return undefined;
+  const references: ManifestReference[] = [];
+  for (const reference of target.references.slice(0, MAX_REFERENCES)) {
+    const digest = stringField(reference, 'digest');
+    if (digest === undefined || !isValidDigest(digest)) continue;
+    const platform = isObject(reference) ? reference.platform : undefined;
+    const architecture = stringField(platform, 'architecture');
+    const name = architecture === undefined ? undefined : platformName(architecture, stringField(platform, 'variant'));
+    references.push(name ? { digest, platform: name } : { digest });
+  }
+  return references.length > 0 ? references : undefined;
 }
 
 export type EnvelopeResult =

@@ -2,3 +2,5 @@
 export * from './pull-batcher.js';
 export * from './store-pulls.js';
 export * from './pull-consumer.js';
+export * from './store-sessions.js';
+export * from './manifest-resolver.js';

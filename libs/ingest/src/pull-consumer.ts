@@ -4,10 +4,13 @@ import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { PullEvent } from '@staticreg/events';
-import { isDataError, isTransientDbError, type Database } from '@staticreg/db';
+import { isConflict, isDataError, isTransientDbError, type Database } from '@staticreg/db';
 import { PULL_QUEUE, type PullJobData } from '@staticreg/queue';
 import { Batcher } from './pull-batcher.js';
-import { storePullBatch, type StoreResult } from './store-pulls.js';
+import type { StoreResult } from './store-pulls.js';
+
+/** Stores one batch of events: the count policy (guide or sessions) behind one signature. */
+export type BatchStore = (db: Kysely<Database>, events: PullEvent[]) => Promise<StoreResult>;
 
 export interface PullConsumerOptions {
   connection: Redis;
@@ -21,6 +24,7 @@ export interface PullConsumerOptions {
   maxStalledCount: number;
   /** How long the whole queue pauses after Postgres proved unreachable. */
   dbRetryMs: number;
+  store: BatchStore;
   onBatchStored?: (result: StoreResult, events: number) => void;
 }
 
@@ -29,11 +33,24 @@ export interface PullConsumer {
   close(): Promise<void>;
 }
 
+/** Two workers' transactions can still collide (deadlock, serialisation failure): those succeed when simply run again. */
+async function storeRetryingConflicts(store: BatchStore, db: Kysely<Database>, events: PullEvent[]): Promise<StoreResult> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await store(db, events);
+    } catch (error) {
+      if (attempt >= 5 || !isConflict(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+    }
+  }
+}
+
 /**
  * Stores a batch; if the batch fails for a reason other than an unreachable database, bisects it so one
  * poisonous event fails alone and its neighbours are still counted.
  */
 async function storeIsolatingFailures(
+  store: BatchStore,
   db: Kysely<Database>,
   events: PullEvent[],
   log: Logger,
@@ -42,7 +59,7 @@ async function storeIsolatingFailures(
   failures = new Map<number, unknown>(),
 ): Promise<Map<number, unknown>> {
   try {
-    onStored(await storePullBatch(db, events), events.length);
+    onStored(await storeRetryingConflicts(store, db, events), events.length);
   } catch (error) {
     if (isTransientDbError(error)) throw error;
     if (events.length === 1) {
@@ -50,8 +67,8 @@ async function storeIsolatingFailures(
       failures.set(offset, error);
     } else {
       const half = Math.ceil(events.length / 2);
-      await storeIsolatingFailures(db, events.slice(0, half), log, onStored, offset, failures);
-      await storeIsolatingFailures(db, events.slice(half), log, onStored, offset + half, failures);
+      await storeIsolatingFailures(store, db, events.slice(0, half), log, onStored, offset, failures);
+      await storeIsolatingFailures(store, db, events.slice(half), log, onStored, offset + half, failures);
     }
   }
   return failures;
@@ -64,13 +81,21 @@ export function startPullConsumer(options: PullConsumerOptions): PullConsumer {
   const onStored = (result: StoreResult, events: number): void => {
     if (outage) log.info('Database reachable again, resuming pull counting');
     outage = false;
-    for (const row of result.rows) {
+    for (const row of result.changes) {
       log.info(
-        { repository: row.repository, tag: row.tag, digest: row.digest, architecture: row.architecture, pullDate: row.pullDate, pulls: row.count },
+        {
+          kind: row.kind,
+          repository: row.repository,
+          tag: row.tag,
+          digest: row.digest,
+          architecture: row.architecture,
+          pullDate: row.pullDate,
+          change: row.count,
+        },
         'Pull metrics updated',
       );
     }
-    log.debug({ events, counted: result.counted, duplicates: result.duplicates, rows: result.rows.length }, 'Pull batch stored');
+    log.debug({ events, counted: result.counted, duplicates: result.duplicates, rows: result.changes.length }, 'Pull batch stored');
     options.onBatchStored?.(result, events);
   };
 
@@ -78,7 +103,7 @@ export function startPullConsumer(options: PullConsumerOptions): PullConsumer {
     ? new Batcher<PullEvent>({
         maxSize: options.batchSize,
         maxWaitMs: options.batchMaxWaitMs,
-        flush: (events) => storeIsolatingFailures(db, events, log, onStored),
+        flush: (events) => storeIsolatingFailures(options.store, db, events, log, onStored),
       })
     : undefined;
 

@@ -1,17 +1,21 @@
-// Counts one batch of pull events in one transaction: claim the event ids, add only the new ones.
+// Counts one batch under the guide policy in one transaction: claim the event ids, add only the new ones.
 import type { Kysely } from 'kysely';
-import { aggregatePulls, uniqueById, type PullCount, type PullEvent } from '@staticreg/events';
+import { aggregatePulls, uniqueById, type PullEvent, type SessionCount } from '@staticreg/events';
 import { claimEventIds, upsertPullCounts, type Database } from '@staticreg/db';
 
 export interface StoreResult {
-  /** Events counted for the first time. */
+  /** Events seen for the first time (re-deliveries and replays excluded). */
   counted: number;
-  /** Events whose id had already been counted (re-deliveries and replays). */
+  /** Events whose id had already been processed. */
   duplicates: number;
-  /** The rows the batch added to, with the pulls added. */
-  rows: PullCount[];
+  /** What the batch changed in the count tables. */
+  changes: SessionCount[];
 }
 
+/**
+ * The guide's rules: every manifest pull event that names a tag is one pull, with the User-Agent's architecture.
+ * Events by digest are claimed (so they are never reconsidered) but not counted.
+ */
 export async function storePullBatch(db: Kysely<Database>, events: readonly PullEvent[]): Promise<StoreResult> {
   const unique = uniqueById(events);
   return db.transaction().execute(async (trx) => {
@@ -19,8 +23,12 @@ export async function storePullBatch(db: Kysely<Database>, events: readonly Pull
       trx,
       unique.map((event) => event.id),
     );
-    const rows = aggregatePulls(unique.filter((event) => fresh.has(event.id)));
+    const rows = aggregatePulls(unique.filter((event) => fresh.has(event.id) && event.tag !== ''));
     await upsertPullCounts(trx, rows);
-    return { counted: fresh.size, duplicates: events.length - fresh.size, rows };
+    return {
+      counted: fresh.size,
+      duplicates: events.length - fresh.size,
+      changes: rows.map((row) => ({ kind: 'pull' as const, ...row })),
+    };
   });
 }

@@ -1,0 +1,170 @@
+// Storage of the session policy: recent manifest requests, computed sessions, and manifest descriptions.
+import { sql } from 'kysely';
+import type { ManifestInfo, SessionCount, SessionEvent } from '@staticreg/events';
+import type { Executor } from './pull-metrics.repository.js';
+
+/** A client's time range whose sessions a batch may have changed. */
+export interface ClientRange {
+  clientKey: string;
+  from: number;
+  to: number;
+}
+
+export interface StoredSession {
+  clientKey: string;
+  startedAt: number;
+  endedAt: number;
+  counts: SessionCount[];
+}
+
+/**
+ * Serialises the workers that touch the same clients: each takes a transaction-scoped advisory lock per client,
+ * in one fixed order (so two batches sharing clients wait for each other rather than deadlock).
+ */
+export async function lockClients(trx: Executor, clientKeys: readonly string[]): Promise<void> {
+  if (clientKeys.length === 0) return;
+  await sql`
+    select pg_advisory_xact_lock(h) from (
+      select distinct hashtextextended(k, 0) as h from unnest(${[...clientKeys]}::text[]) as k order by h
+    ) locks`.execute(trx);
+}
+
+export async function insertSessionEvents(trx: Executor, events: readonly SessionEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await sql`
+    insert into pull_session_events (event_id, client_key, event_time, repo_name, method, media_type, digest, tag, ua_architecture)
+    select * from unnest(
+      ${events.map((e) => e.id)}::text[],
+      ${events.map((e) => e.clientKey)}::text[],
+      ${events.map((e) => new Date(e.time).toISOString())}::timestamptz[],
+      ${events.map((e) => e.repository)}::text[],
+      ${events.map((e) => e.method)}::text[],
+      ${events.map((e) => e.mediaType)}::text[],
+      ${events.map((e) => e.digest)}::text[],
+      ${events.map((e) => e.tag)}::text[],
+      ${events.map((e) => e.userAgentArchitecture)}::text[])
+    on conflict (event_id) do nothing`.execute(trx);
+}
+
+function rangeArrays(ranges: readonly ClientRange[]) {
+  return {
+    keys: ranges.map((r) => r.clientKey),
+    froms: ranges.map((r) => new Date(r.from).toISOString()),
+    tos: ranges.map((r) => new Date(r.to).toISOString()),
+  };
+}
+
+/** Sessions of each client that overlap its range. */
+export async function loadSessions(trx: Executor, ranges: readonly ClientRange[]): Promise<StoredSession[]> {
+  if (ranges.length === 0) return [];
+  const { keys, froms, tos } = rangeArrays(ranges);
+  const result = await sql<{ client_key: string; started_at: Date; ended_at: Date; counts: SessionCount[] }>`
+    select s.client_key, s.started_at, s.ended_at, s.counts
+    from pull_sessions s
+    join unnest(${keys}::text[], ${froms}::timestamptz[], ${tos}::timestamptz[]) as r(client_key, from_time, to_time)
+      on s.client_key = r.client_key and s.ended_at >= r.from_time and s.started_at <= r.to_time`.execute(trx);
+  return result.rows.map((row) => ({
+    clientKey: row.client_key,
+    startedAt: row.started_at.getTime(),
+    endedAt: row.ended_at.getTime(),
+    counts: row.counts,
+  }));
+}
+
+/** Every stored event of each client within its range. */
+export async function loadSessionEvents(trx: Executor, ranges: readonly ClientRange[]): Promise<SessionEvent[]> {
+  if (ranges.length === 0) return [];
+  const { keys, froms, tos } = rangeArrays(ranges);
+  const result = await sql<{
+    event_id: string;
+    client_key: string;
+    event_time: Date;
+    repo_name: string;
+    method: string;
+    media_type: string;
+    digest: string;
+    tag: string;
+    ua_architecture: string;
+  }>`
+    select e.event_id, e.client_key, e.event_time, e.repo_name, e.method, e.media_type, e.digest, e.tag, e.ua_architecture
+    from pull_session_events e
+    join unnest(${keys}::text[], ${froms}::timestamptz[], ${tos}::timestamptz[]) as r(client_key, from_time, to_time)
+      on e.client_key = r.client_key and e.event_time between r.from_time and r.to_time`.execute(trx);
+  return result.rows.map((row) => ({
+    id: row.event_id,
+    clientKey: row.client_key,
+    time: row.event_time.getTime(),
+    repository: row.repo_name,
+    method: row.method,
+    mediaType: row.media_type,
+    digest: row.digest,
+    tag: row.tag,
+    userAgentArchitecture: row.ua_architecture,
+  }));
+}
+
+export async function deleteSessions(trx: Executor, sessions: readonly StoredSession[]): Promise<void> {
+  if (sessions.length === 0) return;
+  await sql`
+    delete from pull_sessions s
+    using unnest(${sessions.map((s) => s.clientKey)}::text[], ${sessions.map((s) => new Date(s.startedAt).toISOString())}::timestamptz[])
+      as d(client_key, started_at)
+    where s.client_key = d.client_key and s.started_at = d.started_at`.execute(trx);
+}
+
+export async function insertSessions(trx: Executor, sessions: readonly StoredSession[]): Promise<void> {
+  if (sessions.length === 0) return;
+  await sql`
+    insert into pull_sessions (client_key, started_at, ended_at, counts)
+    select * from unnest(
+      ${sessions.map((s) => s.clientKey)}::text[],
+      ${sessions.map((s) => new Date(s.startedAt).toISOString())}::timestamptz[],
+      ${sessions.map((s) => new Date(s.endedAt).toISOString())}::timestamptz[],
+      ${sessions.map((s) => JSON.stringify(s.counts))}::jsonb[])`.execute(trx);
+}
+
+export async function loadManifestDescriptions(db: Executor, digests: readonly string[]): Promise<Map<string, ManifestInfo>> {
+  const found = new Map<string, ManifestInfo>();
+  if (digests.length === 0) return found;
+  const result = await sql<{ digest: string; kind: 'index' | 'image'; platform: string | null; children: Array<[string, string]> | null }>`
+    select digest, kind, platform, children from manifest_descriptions where digest = any(${[...new Set(digests)]}::text[])`.execute(db);
+  for (const row of result.rows) {
+    found.set(row.digest, {
+      kind: row.kind,
+      ...(row.platform ? { platform: row.platform } : {}),
+      ...(row.children ? { children: new Map(row.children) } : {}),
+    });
+  }
+  return found;
+}
+
+export async function saveManifestDescriptions(db: Executor, descriptions: ReadonlyMap<string, ManifestInfo>): Promise<void> {
+  if (descriptions.size === 0) return;
+  const entries = [...descriptions.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+  await sql`
+    insert into manifest_descriptions (digest, kind, platform, children)
+    select * from unnest(
+      ${entries.map(([digest]) => digest)}::text[],
+      ${entries.map(([, info]) => info.kind)}::text[],
+      ${entries.map(([, info]) => info.platform ?? null)}::text[],
+      ${entries.map(([, info]) => (info.children ? JSON.stringify([...info.children]) : null))}::jsonb[])
+    on conflict (digest) do update set
+      platform = coalesce(excluded.platform, manifest_descriptions.platform),
+      children = coalesce(excluded.children, manifest_descriptions.children)`.execute(db);
+}
+
+/** Forgets session events and sessions that ended before the cutoff, in small batches. */
+export async function pruneSessions(db: Executor, olderThan: Date, batchSize = 5000): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const events = await sql`
+      delete from pull_session_events where event_id in (
+        select event_id from pull_session_events where event_time < ${olderThan} limit ${batchSize})`.execute(db);
+    const sessions = await sql`
+      delete from pull_sessions where (client_key, started_at) in (
+        select client_key, started_at from pull_sessions where ended_at < ${olderThan} limit ${batchSize})`.execute(db);
+    const count = Number(events.numAffectedRows ?? 0) + Number(sessions.numAffectedRows ?? 0);
+    deleted += count;
+    if (Number(events.numAffectedRows ?? 0) < batchSize && Number(sessions.numAffectedRows ?? 0) < batchSize) return deleted;
+  }
+}

@@ -1,0 +1,2 @@
+// Access to the registry's OCI distribution API.
+export * from './client.js';

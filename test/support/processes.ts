@@ -11,7 +11,7 @@ export interface AppProcess {
   child: ChildProcess;
   /** Everything the process wrote, stdout and stderr (pino JSON lines). */
   output(): string;
-  /** The parsed pino lines with this message. */
+  /** The parsed pino lines with this message (whole lines only: the process may be mid-write). */
   logLines(msg: string): Array<Record<string, unknown>>;
   /** Sends a signal and waits for the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -51,6 +51,7 @@ export function startApp(app: AppName, env: Record<string, string>, entry = 'mai
     logLines: (msg) =>
       output
         .split('\n')
+        .slice(0, -1)
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as Record<string, unknown>)
         .filter((line) => line.msg === msg),

@@ -50,6 +50,8 @@ export interface PageOptions {
   body: SafeHtml;
   /** Extra scripts from /assets (no inline script: the CSP forbids it). */
   scripts?: string[];
+  /** Extra stylesheets from /assets. */
+  styles?: string[];
   /** e.g. "data from 2 min ago" */
   footer?: SafeHtml | string;
 }
@@ -65,6 +67,7 @@ export function page(options: PageOptions): string {
 <meta name="color-scheme" content="light dark">
 <title>${options.title} · staticreg</title>
 <link rel="stylesheet" href="/assets/app.css">
+${(options.styles ?? []).map((href) => html`<link rel="stylesheet" href="${href}">\n`)}
 ${(options.scripts ?? []).map((src) => html`<script src="${src}" defer></script>\n`)}
 </head>
 <body>

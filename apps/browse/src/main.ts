@@ -6,6 +6,7 @@ import { createDb } from '@staticreg/db';
 import { createRedisConnection } from '@staticreg/queue';
 import { closeServer, listen, onShutdownSignal, runMain } from '@staticreg/http';
 import { createBrowseApp } from './app.js';
+import { createDashboardRouters } from './dashboard/index.js';
 
 async function main(): Promise<void> {
   const config = loadBrowseConfig();
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
     log,
     probes: () => ({ redis: () => redis.ping(), ...(db ? { postgres: () => sql`select 1`.execute(db) } : {}) }),
     isShuttingDown: () => shuttingDown,
-    routers: [],
+    routers: [...createDashboardRouters({ db })],
   });
   const server = await listen(app, config.port, config.bind);
   log.info({ port: config.port, bind: config.bind, registry: config.registryHostname, database: Boolean(db) }, 'Browse listening');

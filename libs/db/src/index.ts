@@ -4,3 +4,4 @@ export * from './connection.js';
 export * from './migrator.js';
 export * from './pull-metrics.repository.js';
 export * from './sessions.repository.js';
+export * from './metrics-queries.repository.js';

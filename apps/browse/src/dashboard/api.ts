@@ -1,0 +1,204 @@
+// The metrics API: every dashboard panel as JSON or CSV under /api/metrics/, with validated parameters.
+import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
+import type { Kysely } from 'kysely';
+import {
+  dailyByArchitecture,
+  dailyPulls,
+  imageArchitectures,
+  listArchitectures,
+  pullsByArchitecture,
+  suggestRepositories,
+  suggestTags,
+  tagDigests,
+  tagDigestsDaily,
+  topRepositories,
+  topTags,
+  type Database,
+  type MetricsFilter,
+} from '@staticreg/db';
+import { HttpError } from '@staticreg/http';
+import { toCsv, type CsvColumn } from './csv.js';
+import { ParameterError, parseMetricsQuery, todayUtc, type ParsedMetricsQuery } from './params.js';
+
+export const METRICS_API = '/api/metrics';
+
+interface PanelDefinition<T> {
+  /** Path under /api/metrics/. */
+  name: string;
+  require?: ReadonlyArray<'repository' | 'tag'>;
+  /** Takes ?limit= (rows, or tags for image-architectures) with this default. */
+  defaultLimit?: number;
+  run: (db: Kysely<Database>, query: ParsedMetricsQuery) => Promise<T[]>;
+  columns: ReadonlyArray<CsvColumn<T>>;
+}
+
+const definePanel = <T>(panel: PanelDefinition<T>): PanelDefinition<unknown> => panel as PanelDefinition<unknown>;
+
+type Named = MetricsFilter & { repository: string; tag: string };
+
+/** The panels, in the order of the guide's questions. */
+export const PANELS: ReadonlyArray<PanelDefinition<unknown>> = [
+  definePanel({
+    name: 'daily',
+    run: (db, q) => dailyPulls(db, q.filter),
+    columns: [
+      { header: 'date', value: (r) => r.date },
+      { header: 'pulls', value: (r) => r.pulls },
+      { header: 'checks', value: (r) => r.checks },
+    ],
+  }),
+  definePanel({
+    name: 'top-repositories',
+    defaultLimit: 10,
+    run: (db, q) => topRepositories(db, q.filter, q.limit),
+    columns: [
+      { header: 'repository', value: (r) => r.repository },
+      { header: 'pulls', value: (r) => r.pulls },
+      { header: 'checks', value: (r) => r.checks },
+    ],
+  }),
+  definePanel({
+    name: 'top-tags',
+    defaultLimit: 10,
+    run: (db, q) => topTags(db, q.filter, q.limit),
+    columns: [
+      { header: 'repository', value: (r) => r.repository },
+      { header: 'tag', value: (r) => r.tag },
+      { header: 'pulls', value: (r) => r.pulls },
+      { header: 'checks', value: (r) => r.checks },
+    ],
+  }),
+  definePanel({
+    name: 'architectures',
+    run: (db, q) => pullsByArchitecture(db, q.filter),
+    columns: [
+      { header: 'architecture', value: (r) => r.architecture },
+      { header: 'pulls', value: (r) => r.pulls },
+      { header: 'checks', value: (r) => r.checks },
+      { header: 'repositories', value: (r) => r.repositories },
+    ],
+  }),
+  definePanel({
+    name: 'image-architectures',
+    require: ['repository'],
+    defaultLimit: 20,
+    run: (db, q) => imageArchitectures(db, q.filter as MetricsFilter & { repository: string }, q.limit),
+    columns: [
+      { header: 'tag', value: (r) => r.tag },
+      { header: 'architecture', value: (r) => r.architecture },
+      { header: 'pulls', value: (r) => r.pulls },
+    ],
+  }),
+  definePanel({
+    name: 'daily-architectures',
+    run: (db, q) => dailyByArchitecture(db, q.filter),
+    columns: [
+      { header: 'date', value: (r) => r.date },
+      { header: 'architecture', value: (r) => r.architecture },
+      { header: 'pulls', value: (r) => r.pulls },
+    ],
+  }),
+  definePanel({
+    name: 'tag-digests',
+    require: ['repository', 'tag'],
+    run: (db, q) => tagDigests(db, q.filter as Named),
+    columns: [
+      { header: 'digest', value: (r) => r.digest },
+      { header: 'pulls', value: (r) => r.pulls },
+      { header: 'checks', value: (r) => r.checks },
+      { header: 'first_pulled', value: (r) => r.firstPulled },
+      { header: 'last_pulled', value: (r) => r.lastPulled },
+      { header: 'last_seen_at', value: (r) => r.lastSeenAt },
+    ],
+  }),
+  definePanel({
+    name: 'tag-digests/daily',
+    require: ['repository', 'tag'],
+    run: (db, q) => tagDigestsDaily(db, q.filter as Named),
+    columns: [
+      { header: 'date', value: (r) => r.date },
+      { header: 'digest', value: (r) => r.digest },
+      { header: 'pulls', value: (r) => r.pulls },
+    ],
+  }),
+];
+
+export interface MetricsApiDeps {
+  /** Undefined when STATICREG_DB_URL is not set: the metrics answer 503. */
+  db: Kysely<Database> | undefined;
+  /** The clock that decides "today" (tests pin it). */
+  now?: () => Date;
+}
+
+const SUGGEST_LIMIT = 20;
+const REPOSITORY_PREFIX = /^[a-z0-9._/-]{0,255}$/;
+const TAG_PREFIX = /^[\w.-]{0,128}$/;
+
+function requireDb(db: Kysely<Database> | undefined): Kysely<Database> {
+  if (!db) throw new HttpError(503, 'no database configured (STATICREG_DB_URL is not set)');
+  return db;
+}
+
+function checkParameters(query: Record<string, unknown>, allowed: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(query)) {
+    if (!allowed.includes(name)) throw new ParameterError(name, `unknown parameter (this endpoint takes ${allowed.join(', ')})`);
+    if (typeof value !== 'string') throw new ParameterError(name, 'given more than once');
+    out[name] = value;
+  }
+  return out;
+}
+
+function send<T>(res: Response, panel: PanelDefinition<T>, query: ParsedMetricsQuery, rows: T[]): void {
+  res.set('Cache-Control', 'no-store');
+  if (query.format === 'csv') {
+    const file = `staticreg-${panel.name.replace('/', '-')}-${query.filter.from}-to-${query.filter.to}.csv`;
+    res.set('Content-Disposition', `attachment; filename="${file}"`).type('text/csv; charset=utf-8').send(toCsv(panel.columns, rows));
+    return;
+  }
+  res.json({ panel: panel.name, filter: query.filter, rows });
+}
+
+export function createMetricsApiRouter(deps: MetricsApiDeps): Router {
+  const router = express.Router();
+  const today = () => todayUtc(deps.now?.() ?? new Date());
+
+  for (const panel of PANELS) {
+    router.get(`${METRICS_API}/${panel.name}`, async (req: Request, res: Response) => {
+      const query = parseMetricsQuery(req.query as Record<string, unknown>, {
+        today: today(),
+        require: panel.require,
+        extra: panel.defaultLimit === undefined ? [] : ['limit'],
+        defaultLimit: panel.defaultLimit,
+      });
+      send(res, panel, query, await panel.run(requireDb(deps.db), query));
+    });
+  }
+
+  router.get(`${METRICS_API}/suggest/repositories`, async (req, res) => {
+    const params = checkParameters(req.query as Record<string, unknown>, ['q']);
+    const prefix = params.q ?? '';
+    if (!REPOSITORY_PREFIX.test(prefix)) throw new ParameterError('q', 'may hold only the characters of a repository name');
+    res.set('Cache-Control', 'no-store').json({ names: await suggestRepositories(requireDb(deps.db), prefix, SUGGEST_LIMIT) });
+  });
+
+  router.get(`${METRICS_API}/suggest/tags`, async (req, res) => {
+    const params = checkParameters(req.query as Record<string, unknown>, ['repository', 'q']);
+    const { filter } = parseMetricsQuery({ repository: params.repository }, { today: today(), require: ['repository'] });
+    const prefix = params.q ?? '';
+    if (!TAG_PREFIX.test(prefix)) throw new ParameterError('q', 'may hold only the characters of a tag');
+    res.set('Cache-Control', 'no-store').json({ names: await suggestTags(requireDb(deps.db), filter.repository!, prefix, SUGGEST_LIMIT) });
+  });
+
+  router.get(`${METRICS_API}/suggest/architectures`, async (req, res) => {
+    checkParameters(req.query as Record<string, unknown>, []);
+    res.set('Cache-Control', 'no-store').json({ names: await listArchitectures(requireDb(deps.db)) });
+  });
+
+  // A parameter error is the client's: 400 naming the parameter (the app's error handler writes the body).
+  const parameterErrors: ErrorRequestHandler = (error, _req, _res, next) => {
+    next(error instanceof ParameterError ? new HttpError(400, error.message) : error);
+  };
+  router.use(METRICS_API, parameterErrors);
+  return router;
+}

@@ -6,7 +6,7 @@ import { createLogger, type Logger } from '@staticreg/log';
 import { createDb, migrateToLatest, pruneProcessedEventIds, pruneSessions, type Database } from '@staticreg/db';
 import { createRedisConnection } from '@staticreg/queue';
 import { ManifestResolver, startPullConsumer, storePullBatch, storeSessionBatch, type BatchStore } from '@staticreg/ingest';
-import { RegistryClient, registryBaseUrl } from '@staticreg/registry';
+import { createRegistryClient } from '@staticreg/registry';
 import { STATICREG_USER_AGENT } from '@staticreg/config';
 import { addHealthRoutes, closeServer, errorHandler, listen, onShutdownSignal, runMain } from '@staticreg/http';
 
@@ -61,15 +61,13 @@ async function main(): Promise<void> {
     log.warn('WARNING: STATICREG_DB_URL environment variable is not set. Database functions will be disabled.');
   }
 
-  const registry = config.registryHostname
-    ? new RegistryClient({ baseUrl: registryBaseUrl(config.registryHostname), userAgent: STATICREG_USER_AGENT })
-    : undefined;
-  const resolver = new ManifestResolver(registry, log);
+  const registryClient = config.registry ? createRegistryClient(config.registry, { userAgent: STATICREG_USER_AGENT }) : undefined;
+  const resolver = new ManifestResolver(registryClient, log);
   const store: BatchStore =
     config.countPolicy === 'guide'
       ? storePullBatch
       : async (database, events) => storeSessionBatch(database, events, config.sessionWindowMs, await resolver.describe(database, events));
-  if (config.countPolicy === 'sessions' && !registry) {
+  if (config.countPolicy === 'sessions' && !registryClient) {
     log.warn('STATICREG_REGISTRY_HOSTNAME is not set: image platforms come from User-Agents only');
   }
 

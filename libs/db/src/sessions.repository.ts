@@ -1,6 +1,6 @@
 // Storage of the session policy: recent manifest requests, computed sessions, and manifest descriptions.
 import { sql } from 'kysely';
-import type { ManifestInfo, SessionCount, SessionEvent } from '@staticreg/events';
+import { SESSION_BUCKET_MS, type ManifestInfo, type SessionCount, type SessionEvent } from '@staticreg/events';
 import type { Executor } from './pull-metrics.repository.js';
 
 /** A client's time range whose sessions a batch may have changed. */
@@ -153,18 +153,23 @@ export async function saveManifestDescriptions(db: Executor, descriptions: Reado
       children = coalesce(excluded.children, manifest_descriptions.children)`.execute(db);
 }
 
-/** Forgets session events and sessions that ended before the cutoff, in small batches. */
+/**
+ * Forgets session events and sessions from before the cutoff, in small batches. The cutoff is rounded down to a
+ * UTC hour: sessions never span two hours, so everything before it belongs to sessions that are over.
+ */
 export async function pruneSessions(db: Executor, olderThan: Date, batchSize = 5000): Promise<number> {
+  const cutoff = new Date(Math.floor(olderThan.getTime() / SESSION_BUCKET_MS) * SESSION_BUCKET_MS);
   let deleted = 0;
   for (;;) {
     const events = await sql`
       delete from pull_session_events where event_id in (
-        select event_id from pull_session_events where event_time < ${olderThan} limit ${batchSize})`.execute(db);
+        select event_id from pull_session_events where event_time < ${cutoff} limit ${batchSize})`.execute(db);
     const sessions = await sql`
       delete from pull_sessions where (client_key, started_at) in (
-        select client_key, started_at from pull_sessions where ended_at < ${olderThan} limit ${batchSize})`.execute(db);
-    const count = Number(events.numAffectedRows ?? 0) + Number(sessions.numAffectedRows ?? 0);
-    deleted += count;
-    if (Number(events.numAffectedRows ?? 0) < batchSize && Number(sessions.numAffectedRows ?? 0) < batchSize) return deleted;
+        select client_key, started_at from pull_sessions where started_at < ${cutoff} limit ${batchSize})`.execute(db);
+    const eventCount = Number(events.numAffectedRows ?? 0);
+    const sessionCount = Number(sessions.numAffectedRows ?? 0);
+    deleted += eventCount + sessionCount;
+    if (eventCount < batchSize && sessionCount < batchSize) return deleted;
   }
 }

@@ -202,3 +202,19 @@ describe('clientHost', () => {
     expect(toSessionEvent(event('10.0.0.1:1000')).clientKey).to.not.equal(toSessionEvent(event('10.0.0.2:1000')).clientKey);
   });
 });
+
+describe('session boundaries', () => {
+  it('starts a new session at every UTC hour, so a client polling faster than the window gets a check an hour', () => {
+    const start = Date.parse('2026-11-27T10:58:00Z');
+    const steps: Step[] = Array.from({ length: 60 }, (_, i) => [i * 5_000, 'HEAD', MULTI, '1.0'] as Step);
+    const sessions = splitSessions(client(steps, { start }), WINDOW);
+    expect(sessions.map((session) => session.length)).to.deep.equal([24, 36]);
+    expect(countAll(client(steps, { start }))).to.deep.equal(['check library/multi:1.0@fe07d3 not-specified x2']);
+  });
+
+  it('keeps a session within the window and the hour together', () => {
+    const start = Date.parse('2026-11-27T10:00:00Z');
+    const steps: Step[] = Array.from({ length: 700 }, (_, i) => [i * 5_000, 'HEAD', MULTI, '1.0'] as Step);
+    expect(splitSessions(client(steps, { start }), WINDOW).map((session) => session.length)).to.deep.equal([700]);
+  });
+});

@@ -88,14 +88,24 @@ function byTime(a: SessionEvent, b: SessionEvent): number {
   return a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
-/** Splits one client's events into sessions: a new session starts after more than `windowMs` of silence. */
+/** Sessions never span two UTC hours (see splitSessions). */
+export const SESSION_BUCKET_MS = 3_600_000;
+
+/**
+ * Splits one client's events into sessions: a new session starts after more than `windowMs` of silence, and at
+ * every UTC hour. The hour bound keeps a client that polls more often than the window (a probe, a script) from
+ * forming one endless session: it gets one check an hour, "last seen" stays current, and a recomputation never
+ * reloads more than an hour of one client's events. Both rules look only at consecutive events, so the sessions
+ * are the same whatever order the events arrive in.
+ */
 export function splitSessions(events: readonly SessionEvent[], windowMs: number): SessionEvent[][] {
   const sorted = [...events].sort(byTime);
   const sessions: SessionEvent[][] = [];
   let current: SessionEvent[] = [];
   for (const event of sorted) {
     const last = current.at(-1);
-    if (last && event.time - last.time > windowMs) {
+    const newHour = last !== undefined && Math.floor(event.time / SESSION_BUCKET_MS) !== Math.floor(last.time / SESSION_BUCKET_MS);
+    if (last && (event.time - last.time > windowMs || newHour)) {
       sessions.push(current);
       current = [];
     }

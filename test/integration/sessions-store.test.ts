@@ -1,0 +1,78 @@
+// storeSessionBatch and pruning against a real Postgres: recomputation merges late events, pruning never rewrites the past.
+import { expect } from 'chai';
+import { sql } from 'kysely';
+import { pruneSessions } from '@staticreg/db';
+import { storeSessionBatch } from '@staticreg/ingest';
+import type { PullEvent } from '@staticreg/events';
+import { createTestDatabase, type TestDatabase } from '../support/services.js';
+import { digestOf, makePull } from '../support/pulls.js';
+
+const INDEX = digestOf('index');
+const CHILD = digestOf('child');
+
+function request(id: string, at: string, method: 'GET' | 'HEAD', digest: string, tag = ''): PullEvent {
+  return makePull(id, {
+    timestamp: at,
+    pullDate: at.slice(0, 10),
+    method,
+    digest,
+    tag,
+    mediaType: digest === INDEX ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.oci.image.manifest.v1+json',
+  });
+}
+
+async function counts(database: TestDatabase): Promise<string[]> {
+  const rows = await sql<{ line: string }>`
+    select 'pull ' || pull_date || ' ' || tag || ' ' || architecture || ' x' || pull_count as line from container_pull_metrics
+    union all
+    select 'check ' || pull_date || ' ' || tag || ' ' || architecture || ' x' || check_count from container_pull_checks
+    order by 1`.execute(database.db);
+  return rows.rows.map((row) => row.line);
+}
+
+describe('session store (real Postgres)', () => {
+  let database: TestDatabase;
+  beforeEach(async () => {
+    database = await createTestDatabase();
+  });
+  afterEach(async () => database.drop());
+
+  it('turns a check into a pull when the rest of the session arrives in a later batch', async () => {
+    await storeSessionBatch(database.db, [request('h', '2026-11-27T10:00:00.000Z', 'HEAD', INDEX, '1.0')], 10_000);
+    expect(await counts(database)).to.deep.equal(['check 2026-11-27 1.0 not-specified x1']);
+    await storeSessionBatch(
+      database.db,
+      [request('g1', '2026-11-27T10:00:00.020Z', 'GET', INDEX), request('g2', '2026-11-27T10:00:00.050Z', 'GET', CHILD)],
+      10_000,
+    );
+    expect(await counts(database)).to.deep.equal(['pull 2026-11-27 1.0 amd64 x1']);
+  });
+
+  it('merges two sessions when the event that joins them arrives last', async () => {
+    await storeSessionBatch(
+      database.db,
+      [request('a', '2026-11-27T10:00:00Z', 'HEAD', INDEX, '1.0'), request('c', '2026-11-27T10:00:16Z', 'GET', CHILD)],
+      10_000,
+    );
+    expect(await counts(database)).to.deep.equal(['check 2026-11-27 1.0 not-specified x1', 'pull 2026-11-27  amd64 x1']);
+    await storeSessionBatch(database.db, [request('b', '2026-11-27T10:00:08Z', 'GET', INDEX)], 10_000);
+    expect(await counts(database)).to.deep.equal(['pull 2026-11-27 1.0 amd64 x1']);
+    const sessions = await sql<{ n: number }>`select count(*)::int as n from pull_sessions`.execute(database.db);
+    expect(sessions.rows[0]!.n).to.equal(1);
+  });
+
+  it('never changes earlier counts when a polling client\'s old events are pruned', async () => {
+    const poll: PullEvent[] = [request('g', '2026-11-27T23:59:50Z', 'GET', CHILD, '1.0')];
+    for (let i = 1; i <= 10; i += 1) {
+      poll.push(request(`h${i}`, new Date(Date.parse('2026-11-27T23:59:50Z') + i * 5_000).toISOString(), 'HEAD', CHILD, '1.0'));
+    }
+    await storeSessionBatch(database.db, poll, 10_000);
+    const before = await counts(database);
+    expect(before).to.deep.equal(['check 2026-11-28 1.0 amd64 x1', 'pull 2026-11-27 1.0 amd64 x1']);
+
+    // The cutoff falls inside the second session: pruning rounds it down to the hour, so that session stays whole.
+    await pruneSessions(database.db, new Date('2026-11-28T00:00:12Z'));
+    await storeSessionBatch(database.db, [request('late', '2026-11-28T00:00:45Z', 'HEAD', CHILD, '1.0')], 10_000);
+    expect(await counts(database)).to.deep.equal(before);
+  });
+});

@@ -12,6 +12,7 @@ fi
 missing=()
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v skopeo >/dev/null || missing+=(skopeo)
+command -v htpasswd >/dev/null || missing+=(apache2-utils)  # bcrypt htpasswd files for the registry-auth tests
 command -v chromium >/dev/null || missing+=(chromium)
 command -v psql >/dev/null || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)

@@ -1,4 +1,5 @@
 // The one place that reads process.env: parses and validates every STATICREG_* variable once.
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /** The User-Agent staticreg sends to the registry; the receiver ignores it by default. */
@@ -117,6 +118,8 @@ export interface WorkerConfig extends CommonConfig {
   sessionRetentionHours: number;
   /** Where the worker reads manifests and configs to learn an image's platform. */
   registryHostname: string | undefined;
+  /** How to reach that registry (scheme, TLS, credentials); undefined when no hostname is set. */
+  registry: RegistryAccessConfig | undefined;
   /** Port of the worker's health endpoints (/healthz, /readyz). 0 disables them. */
   healthPort: number;
   batchSize: number;
@@ -132,6 +135,35 @@ export interface BrowseConfig extends CommonConfig {
   port: number;
   dbUrl: string | undefined;
   registryHostname: string | undefined;
+  registry: RegistryAccessConfig | undefined;
+  crawler: CrawlerConfig;
+  /** host[:port] shown in `docker pull` commands: the name clients use, which may differ from the one browse uses. */
+  pullHostname: string | undefined;
+}
+
+/** Registry access shared by the worker and browse: the URL, TLS trust, credentials, timeouts. */
+export interface RegistryAccessConfig {
+  hostname: string;
+  /** PEM bundle trusted in addition to the system CAs (STATICREG_REGISTRY_CA_FILE, read at start). */
+  caPem: string | undefined;
+  /** Accept any certificate. Opt-in only, for a test registry. */
+  insecureSkipVerify: boolean;
+  /** Basic credentials, also sent to the token service of a bearer-token registry. */
+  username: string | undefined;
+  password: string | undefined;
+  timeoutMs: number;
+}
+
+export interface CrawlerConfig {
+  /** Requests per second to the registry (and its token service); 0 means no limit. */
+  requestsPerSecond: number;
+  concurrency: number;
+  /** Pause after a full pass over every repository before the next pass starts. */
+  intervalMs: number;
+  /** Memory bound of the in-memory catalog (no database): tags kept at most; further tags are not indexed. */
+  memoryMaxTags: number;
+  /** Redis stream the receiver appends registry pushes and deletes to. */
+  changesStream: string;
 }
 
 function loadCommon(env: Env): CommonConfig {
@@ -157,6 +189,58 @@ const registryHostname = z.string().refine(
 function loadRegistryHostname(env: Env): string | undefined {
   return read(env, 'STATICREG_REGISTRY_HOSTNAME') === undefined ? undefined : parse(env, 'STATICREG_REGISTRY_HOSTNAME', registryHostname);
 }
+
+const booleanFlag = z.enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' }).transform((value) => ['true', '1', 'yes'].includes(value));
+
+/** A file read once at start; a missing or unreadable file is a configuration error naming the variable. */
+function readConfigFile(env: Env, name: string): string | undefined {
+  const path = read(env, name);
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(name, `=${JSON.stringify(path)}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+function loadRegistryAccess(env: Env): RegistryAccessConfig | undefined {
+  const hostname = loadRegistryHostname(env);
+  if (hostname === undefined) return undefined;
+  const username = read(env, 'STATICREG_REGISTRY_USER');
+  const passwordFromFile = readConfigFile(env, 'STATICREG_REGISTRY_PASSWORD_FILE')?.replace(/\r?\n$/, '');
+  const password = read(env, 'STATICREG_REGISTRY_PASSWORD') ?? passwordFromFile;
+  if (read(env, 'STATICREG_REGISTRY_PASSWORD') !== undefined && passwordFromFile !== undefined) {
+    throw new ConfigError('STATICREG_REGISTRY_PASSWORD_FILE', 'cannot be set together with STATICREG_REGISTRY_PASSWORD');
+  }
+  if ((username === undefined) !== (password === undefined)) {
+    throw new ConfigError(username === undefined ? 'STATICREG_REGISTRY_USER' : 'STATICREG_REGISTRY_PASSWORD', 'is required when the other registry credential is set');
+  }
+  const caPem = readConfigFile(env, 'STATICREG_REGISTRY_CA_FILE');
+  if (caPem !== undefined && !caPem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigError('STATICREG_REGISTRY_CA_FILE', 'must be a PEM file of one or more certificates');
+  }
+  return {
+    hostname,
+    caPem,
+    insecureSkipVerify: parse(env, 'STATICREG_REGISTRY_INSECURE_SKIP_VERIFY', booleanFlag, 'false'),
+    username,
+    password,
+    timeoutMs: parse(env, 'STATICREG_REGISTRY_TIMEOUT_MS', z.coerce.number().int().min(100).max(120_000), '10000'),
+  };
+}
+
+function loadCrawler(env: Env): CrawlerConfig {
+  return {
+    requestsPerSecond: parse(env, 'STATICREG_BROWSE_CRAWL_RATE', z.coerce.number({ message: 'must be a number of requests per second' }).min(0).max(100_000), '20'),
+    concurrency: parse(env, 'STATICREG_BROWSE_CRAWL_CONCURRENCY', z.coerce.number().int().min(1).max(64), '4'),
+    intervalMs: 1000 * parse(env, 'STATICREG_BROWSE_CRAWL_INTERVAL_SECONDS', z.coerce.number().int().min(1).max(7 * 24 * 3600), '300'),
+    memoryMaxTags: parse(env, 'STATICREG_BROWSE_MEMORY_MAX_TAGS', z.coerce.number().int().min(1000).max(20_000_000), '2000000'),
+    changesStream: parse(env, 'STATICREG_REGISTRY_CHANGES_STREAM', z.string().min(1), REGISTRY_CHANGES_STREAM),
+  };
+}
+
+/** The Redis stream of registry pushes and deletes (receiver writes, browse replicas read). */
+export const REGISTRY_CHANGES_STREAM = 'staticreg:registry-changes';
 
 function loadDbUrl(env: Env): string | undefined {
   return read(env, 'STATICREG_DB_URL') === undefined ? undefined : parse(env, 'STATICREG_DB_URL', postgresUrl);
@@ -195,6 +279,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     sessionWindowMs: 1000 * parse(env, 'STATICREG_SESSION_WINDOW_SECONDS', z.coerce.number({ message: 'must be a number of seconds' }).min(0.1).max(3600), '10'),
     sessionRetentionHours: parse(env, 'STATICREG_SESSION_RETENTION_HOURS', positiveInt, '48'),
     registryHostname: loadRegistryHostname(env),
+    registry: loadRegistryAccess(env),
   };
 }
 
@@ -204,6 +289,9 @@ export function loadBrowseConfig(env: Env = process.env): BrowseConfig {
     port: parse(env, 'STATICREG_BROWSE_PORT', port, '8080'),
     dbUrl: loadDbUrl(env),
     registryHostname: loadRegistryHostname(env),
+    registry: loadRegistryAccess(env),
+    crawler: loadCrawler(env),
+    pullHostname: read(env, 'STATICREG_BROWSE_PULL_HOSTNAME') === undefined ? undefined : parse(env, 'STATICREG_BROWSE_PULL_HOSTNAME', z.string().regex(/^[^\s/]+(\/[^\s]*)?$/, 'must be host[:port] as clients write it')),
   };
 }
 

@@ -1,2 +1,4 @@
 // Access to the registry's OCI distribution API.
 export * from './client.js';
+export * from './auth.js';
+export * from './factory.js';

@@ -1,0 +1,69 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { ConfigError, loadBrowseConfig, loadWorkerConfig } from './index.js';
+
+function failure(load: () => unknown): ConfigError {
+  try {
+    load();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('registry access and crawler configuration', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'staticreg-config-'));
+
+  it('has no registry without a hostname, and documented crawler defaults', () => {
+    const config = loadBrowseConfig({});
+    expect(config.registry).to.equal(undefined);
+    expect(config.crawler).to.deep.equal({
+      requestsPerSecond: 20,
+      concurrency: 4,
+      intervalMs: 300_000,
+      memoryMaxTags: 2_000_000,
+      changesStream: 'staticreg:registry-changes',
+    });
+  });
+
+  it('reads credentials from a password file (one trailing newline dropped), a CA file and skip-verify', () => {
+    const passwordFile = join(dir, 'password');
+    writeFileSync(passwordFile, 's3cret\n');
+    const caFile = join(dir, 'ca.pem');
+    writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const env = {
+      STATICREG_REGISTRY_HOSTNAME: 'https://registry.example:5000',
+      STATICREG_REGISTRY_USER: 'ops',
+      STATICREG_REGISTRY_PASSWORD_FILE: passwordFile,
+      STATICREG_REGISTRY_CA_FILE: caFile,
+      STATICREG_REGISTRY_INSECURE_SKIP_VERIFY: 'true',
+    };
+    const expected = {
+      hostname: 'https://registry.example:5000',
+      caPem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+      insecureSkipVerify: true,
+      username: 'ops',
+      password: 's3cret',
+      timeoutMs: 10_000,
+    };
+    expect(loadBrowseConfig(env).registry).to.deep.equal(expected);
+    // The worker reads the registry the same way.
+    expect(loadWorkerConfig(env).registry).to.deep.equal(expected);
+  });
+
+  it('names the variable that is wrong, without printing a password', () => {
+    expect(failure(() => loadBrowseConfig({ STATICREG_REGISTRY_HOSTNAME: 'r:5000', STATICREG_REGISTRY_USER: 'ops' })).message).to.include(
+      'STATICREG_REGISTRY_PASSWORD is required',
+    );
+    expect(failure(() => loadBrowseConfig({ STATICREG_REGISTRY_HOSTNAME: 'r:5000', STATICREG_REGISTRY_CA_FILE: join(dir, 'missing.pem') })).variable).to.equal(
+      'STATICREG_REGISTRY_CA_FILE',
+    );
+    const flag = failure(() => loadBrowseConfig({ STATICREG_REGISTRY_HOSTNAME: 'r:5000', STATICREG_REGISTRY_INSECURE_SKIP_VERIFY: 'maybe' }));
+    expect(flag.message).to.include('must be true or false');
+    const rate = failure(() => loadBrowseConfig({ STATICREG_BROWSE_CRAWL_RATE: 'fast' }));
+    expect(rate.variable).to.equal('STATICREG_BROWSE_CRAWL_RATE');
+  });
+});

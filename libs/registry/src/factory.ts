@@ -1,0 +1,24 @@
+// Builds the RegistryClient that browse and the worker share, from the validated STATICREG_REGISTRY_* settings.
+import type { RegistryAccessConfig } from '@staticreg/config';
+import { RegistryClient, registryBaseUrl } from './client.js';
+
+export interface RegistryClientExtras {
+  userAgent: string;
+  throttle?: () => Promise<void>;
+  connections?: number;
+}
+
+export function createRegistryClient(access: RegistryAccessConfig, extras: RegistryClientExtras): RegistryClient {
+  return new RegistryClient({
+    baseUrl: registryBaseUrl(access.hostname),
+    userAgent: extras.userAgent,
+    timeoutMs: access.timeoutMs,
+    credentials:
+      access.username !== undefined && access.password !== undefined
+        ? { kind: 'basic', username: access.username, password: access.password }
+        : { kind: 'anonymous' },
+    tls: { ...(access.caPem ? { ca: access.caPem } : {}), insecureSkipVerify: access.insecureSkipVerify },
+    ...(extras.throttle ? { throttle: extras.throttle } : {}),
+    ...(extras.connections ? { connections: extras.connections } : {}),
+  });
+}

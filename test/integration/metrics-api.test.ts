@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import { createLogger } from '@staticreg/log';
 import { closeServer, listen } from '@staticreg/http';
 import { createBrowseApp } from '../../apps/browse/src/app.js';
-import { createMetricsApiRouter } from '../../apps/browse/src/dashboard/api.js';
+import { createDashboardRouter } from '../../apps/browse/src/dashboard/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/services.js';
 import { digestOf } from '../support/pulls.js';
 
@@ -76,7 +76,7 @@ describe('metrics API (real Postgres)', function () {
       log: createLogger('browse', 'silent'),
       probes: () => ({}),
       isShuttingDown: () => false,
-      routers: [createMetricsApiRouter({ db: database.db, now: () => NOW })],
+      routers: [createDashboardRouter({ db: database.db, queue: undefined, redis: undefined, now: () => NOW })],
     });
     server = await listen(app, 0, '127.0.0.1');
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -260,7 +260,7 @@ describe('metrics API (real Postgres)', function () {
       log: createLogger('browse', 'silent'),
       probes: () => ({}),
       isShuttingDown: () => false,
-      routers: [createMetricsApiRouter({ db: undefined })],
+      routers: [createDashboardRouter({ db: undefined, queue: undefined, redis: undefined })],
     });
     const bare = await listen(app, 0, '127.0.0.1');
     try {

@@ -1,12 +1,14 @@
 // Browse process: read config, connect what is configured, serve pages and APIs, shut down cleanly.
+import express from 'express';
 import { sql } from 'kysely';
 import { loadBrowseConfig } from '@staticreg/config';
 import { createLogger } from '@staticreg/log';
 import { createDb } from '@staticreg/db';
-import { createRedisConnection } from '@staticreg/queue';
+import { createPullQueue, createRedisConnection } from '@staticreg/queue';
+import { createHttpMetrics, createMetricsRegistry, METRICS_PATH, metricsHandler } from '@staticreg/observability';
 import { closeServer, listen, onShutdownSignal, runMain } from '@staticreg/http';
 import { createBrowseApp } from './app.js';
-import { createDashboardRouters } from './dashboard/index.js';
+import { createDashboardRouter } from './dashboard/index.js';
 
 async function main(): Promise<void> {
   const config = loadBrowseConfig();
@@ -16,12 +18,17 @@ async function main(): Promise<void> {
     ? createDb({ url: config.dbUrl, applicationName: 'staticreg-browse', onPoolError: (error) => log.warn({ err: error }, 'Idle Postgres connection lost') })
     : undefined;
   let shuttingDown = false;
+  const queue = createPullQueue(redis);
+  const registry = createMetricsRegistry();
+  const observability = express.Router();
+  observability.use(createHttpMetrics(registry, 'staticreg_browse', { mounts: ['/assets'] }).middleware);
+  observability.get(METRICS_PATH, metricsHandler(registry));
 
   const app = createBrowseApp({
     log,
     probes: () => ({ redis: () => redis.ping(), ...(db ? { postgres: () => sql`select 1`.execute(db) } : {}) }),
     isShuttingDown: () => shuttingDown,
-    routers: [...createDashboardRouters({ db })],
+    routers: [observability, createDashboardRouter({ db, queue, redis })],
   });
   const server = await listen(app, config.port, config.bind);
   log.info({ port: config.port, bind: config.bind, registry: config.registryHostname, database: Boolean(db) }, 'Browse listening');
@@ -29,6 +36,7 @@ async function main(): Promise<void> {
   onShutdownSignal(log, async () => {
     shuttingDown = true;
     await closeServer(server);
+    await queue.close();
     await db?.destroy();
     redis.disconnect();
   });

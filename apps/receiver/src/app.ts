@@ -5,8 +5,9 @@ import type { Logger } from 'pino';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { evaluateEnvelope, INVALID_REASONS, type RuleOptions, type SkipReason } from '@staticreg/events';
-import { enqueuePullEvents, type PullJobData } from '@staticreg/queue';
+import { enqueuePullEvents, type IntakeRecorder, type PullJobData } from '@staticreg/queue';
 import { addHealthRoutes, errorHandler, HttpError, withTimeout } from '@staticreg/http';
+import { METRICS_PATH, metricsHandler, type HttpMetrics, type ReceiverEventMetrics, type Registry } from '@staticreg/observability';
 
 export const WEBHOOK_PATH = '/api/webhook/registry';
 
@@ -26,6 +27,15 @@ export interface ReceiverDeps {
   bodyLimitBytes: number;
   enqueueTimeoutMs: number;
   isShuttingDown?: () => boolean;
+  /** Prometheus metrics (served at /metrics) and the per-minute intake counts; all synchronous on the ack path. */
+  observability?: ReceiverObservability;
+}
+
+export interface ReceiverObservability {
+  registry: Registry;
+  http: HttpMetrics;
+  events: ReceiverEventMetrics;
+  intake?: IntakeRecorder;
 }
 
 const INVALID: ReadonlySet<SkipReason> = new Set(INVALID_REASONS);
@@ -52,6 +62,11 @@ export function createReceiverApp(deps: ReceiverDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  const observed = deps.observability;
+  if (observed) {
+    app.use(observed.http.middleware);
+    app.get(METRICS_PATH, metricsHandler(observed.registry));
+  }
 
   addHealthRoutes(app, () => ({ redis: () => deps.redis.ping() }), deps.isShuttingDown ?? (() => false),
   );
@@ -78,6 +93,11 @@ export function createReceiverApp(deps: ReceiverDeps): Express {
       // Nothing is acknowledged that is not in Redis: 503 makes the registry retry the whole envelope.
       log.error({ err: error, events: result.accepted.length }, 'Could not enqueue pull events');
       throw new HttpError(503, 'queue unavailable, retry later', { 'Retry-After': '1' });
+    }
+    if (observed) {
+      observed.events.accepted.inc(result.accepted.length);
+      for (const skip of result.skipped) observed.events.skipped.inc({ reason: skip.reason });
+      observed.intake?.record(result.accepted.length, result.skipped.map((skip) => skip.reason));
     }
     log.info(
       { totalEvents: result.total, eventsProcessed: result.accepted.length, eventsSkipped: result.skipped.length },

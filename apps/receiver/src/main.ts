@@ -1,7 +1,9 @@
 // Receiver process: read config, connect Redis, serve the webhook, shut down cleanly on SIGTERM.
 import { loadReceiverConfig } from '@staticreg/config';
 import { createLogger } from '@staticreg/log';
-import { createPullQueue, createRedisConnection } from '@staticreg/queue';
+import { FILTERED_REASONS, INVALID_REASONS } from '@staticreg/events';
+import { createPullQueue, createRedisConnection, IntakeRecorder } from '@staticreg/queue';
+import { createHttpMetrics, createMetricsRegistry, createReceiverEventMetrics } from '@staticreg/observability';
 import { closeServer, listen, onShutdownSignal, runMain } from '@staticreg/http';
 import { createReceiverApp } from './app.js';
 
@@ -11,6 +13,9 @@ async function main(): Promise<void> {
   const redis = createRedisConnection(config.redisUrl, 'producer');
   const queue = createPullQueue(redis);
   let shuttingDown = false;
+  const registry = createMetricsRegistry();
+  const intake = new IntakeRecorder(redis);
+  intake.start();
 
   const app = createReceiverApp({
     queue,
@@ -21,6 +26,12 @@ async function main(): Promise<void> {
     bodyLimitBytes: config.bodyLimitBytes,
     enqueueTimeoutMs: config.enqueueTimeoutMs,
     isShuttingDown: () => shuttingDown,
+    observability: {
+      registry,
+      http: createHttpMetrics(registry, 'staticreg_receiver'),
+      events: createReceiverEventMetrics(registry, [...FILTERED_REASONS, ...INVALID_REASONS]),
+      intake,
+    },
   });
   const server = await listen(app, config.port, config.bind);
   log.info(
@@ -31,6 +42,7 @@ async function main(): Promise<void> {
   onShutdownSignal(log, async () => {
     shuttingDown = true;
     await closeServer(server);
+    await intake.close();
     await queue.close();
     redis.disconnect();
   });

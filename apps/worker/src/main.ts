@@ -4,7 +4,15 @@ import { sql, type Kysely } from 'kysely';
 import { loadWorkerConfig, type WorkerConfig } from '@staticreg/config';
 import { createLogger, type Logger } from '@staticreg/log';
 import { createDb, migrateToLatest, pruneProcessedEventIds, pruneSessions, type Database } from '@staticreg/db';
-import { createRedisConnection } from '@staticreg/queue';
+import { createPullQueue, createRedisConnection, oldestWaitingJobTime, queueCounts } from '@staticreg/queue';
+import {
+  createMetricsRegistry,
+  createWorkerBatchMetrics,
+  METRICS_PATH,
+  metricsHandler,
+  registerQueueDepth,
+  type WorkerBatchMetrics,
+} from '@staticreg/observability';
 import { ManifestResolver, startPullConsumer, storePullBatch, storeSessionBatch, type BatchStore } from '@staticreg/ingest';
 import { createRegistryClient } from '@staticreg/registry';
 import { STATICREG_USER_AGENT } from '@staticreg/config';
@@ -35,6 +43,24 @@ async function prepareDatabase(config: WorkerConfig & { dbUrl: string }, log: Lo
   return db;
 }
 
+/** Times and counts every batch the consumer stores (the wrapper adds no I/O of its own). */
+function measuredStore(store: BatchStore, metrics: WorkerBatchMetrics): BatchStore {
+  return async (database, events) => {
+    const end = metrics.flushDuration.startTimer();
+    try {
+      const result = await store(database, events);
+      end({ result: 'stored' });
+      metrics.batchSize.observe(events.length);
+      metrics.counted.inc(result.counted);
+      metrics.deduplicated.inc(result.duplicates);
+      return result;
+    } catch (error) {
+      end({ result: 'failed' });
+      throw error;
+    }
+  };
+}
+
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
   const log = createLogger('worker', config.logLevel);
@@ -43,7 +69,19 @@ async function main(): Promise<void> {
   const redis = createRedisConnection(config.redisUrl, 'worker');
   let db: Kysely<Database> | undefined;
 
+  const metricsRegistry = createMetricsRegistry();
+  const batchMetrics = createWorkerBatchMetrics(metricsRegistry);
+  const pullQueue = createPullQueue(redis);
+  registerQueueDepth(metricsRegistry, {
+    counts: () => queueCounts(pullQueue),
+    oldestWaitingAgeSeconds: async () => {
+      const added = await oldestWaitingJobTime(pullQueue);
+      return added === undefined ? 0 : Math.max(0, (Date.now() - added) / 1000);
+    },
+  });
+
   const health = express();
+  health.get(METRICS_PATH, metricsHandler(metricsRegistry));
   addHealthRoutes(
     health,
     () => ({
@@ -72,7 +110,7 @@ async function main(): Promise<void> {
   }
 
   const consumer = startPullConsumer({
-    store,
+    store: measuredStore(store, batchMetrics),
     connection: redis,
     db,
     log,
@@ -109,6 +147,7 @@ async function main(): Promise<void> {
     shuttingDown = true;
     clearInterval(pruneTimer);
     await consumer.close();
+    await pullQueue.close();
     if (server) await closeServer(server);
     await db?.destroy();
     redis.disconnect();

@@ -53,3 +53,6 @@ export async function enqueuePullEvents(queue: Queue<PullJobData>, events: reado
   }
   await queue.addBulk(events.map((event) => ({ name: PULL_JOB, data: { v: 1 as const, event } })));
 }
+
+export * from './queue-health.js';
+export * from './intake-stats.js';

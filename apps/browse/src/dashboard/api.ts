@@ -1,5 +1,5 @@
 // The metrics API: every dashboard panel as JSON or CSV under /api/metrics/, with validated parameters.
-import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
+import express, { type Request, type Response, type Router } from 'express';
 import type { Kysely } from 'kysely';
 import {
   dailyByArchitecture,
@@ -194,11 +194,5 @@ export function createMetricsApiRouter(deps: MetricsApiDeps): Router {
     checkParameters(req.query as Record<string, unknown>, []);
     res.set('Cache-Control', 'no-store').json({ names: await listArchitectures(requireDb(deps.db)) });
   });
-
-  // A parameter error is the client's: 400 naming the parameter (the app's error handler writes the body).
-  const parameterErrors: ErrorRequestHandler = (error, _req, _res, next) => {
-    next(error instanceof ParameterError ? new HttpError(400, error.message) : error);
-  };
-  router.use(METRICS_API, parameterErrors);
   return router;
 }

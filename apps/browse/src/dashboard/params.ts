@@ -1,6 +1,8 @@
 // Parses and validates the dashboard's query parameters (shared by the page and the API); a bad one names itself.
+import type { ErrorRequestHandler } from 'express';
 import { isValidRepository, isValidTag } from '@staticreg/events';
 import type { MetricsFilter } from '@staticreg/db';
+import { HttpError } from '@staticreg/http';
 
 /** The range presets of the dashboard, in days (today included). */
 export const DAY_PRESETS = [7, 14, 30, 90] as const;
@@ -22,6 +24,11 @@ export class ParameterError extends Error {
     this.name = 'ParameterError';
   }
 }
+
+/** A parameter error is the client's: 400 naming the parameter (the app's error handler writes the body). */
+export const parameterErrors: ErrorRequestHandler = (error, _req, _res, next) => {
+  next(error instanceof ParameterError ? new HttpError(400, error.message) : error);
+};
 
 export interface ParsedMetricsQuery {
   filter: MetricsFilter;

@@ -1,9 +1,9 @@
-// Worker process: prepare the schema, consume pull jobs in batches, prune old event ids, stop cleanly.
+// Worker process: prepare the schema, consume pull jobs in batches, run scheduled maintenance, stop cleanly.
 import express from 'express';
 import { sql, type Kysely } from 'kysely';
 import { loadWorkerConfig, type WorkerConfig } from '@staticreg/config';
 import { createLogger, type Logger } from '@staticreg/log';
-import { createDb, migrateToLatest, pruneProcessedEventIds, pruneSessions, type Database } from '@staticreg/db';
+import { createDb, migrateToLatest, type Database } from '@staticreg/db';
 import { createPullQueue, createRedisConnection, oldestWaitingJobTime, queueCounts } from '@staticreg/queue';
 import {
   createMetricsRegistry,
@@ -13,12 +13,10 @@ import {
   registerQueueDepth,
   type WorkerBatchMetrics,
 } from '@staticreg/observability';
-import { ManifestResolver, startPullConsumer, storePullBatch, storeSessionBatch, type BatchStore } from '@staticreg/ingest';
+import { ManifestResolver, startMaintenance, startPullConsumer, storePullBatch, storeSessionBatch, type BatchStore, type Maintenance } from '@staticreg/ingest';
 import { createRegistryClient } from '@staticreg/registry';
 import { STATICREG_USER_AGENT } from '@staticreg/config';
 import { addHealthRoutes, closeServer, errorHandler, listen, onShutdownSignal, runMain } from '@staticreg/http';
-
-const PRUNE_EVERY_MS = 60 * 60 * 1000;
 
 /** Migrates, retrying while Postgres is unreachable: consuming before the schema exists would lose nothing but waste attempts. */
 async function prepareDatabase(config: WorkerConfig & { dbUrl: string }, log: Logger, stopped: () => boolean): Promise<Kysely<Database>> {
@@ -126,26 +124,21 @@ async function main(): Promise<void> {
     'Worker consuming pull jobs',
   );
 
-  const prune = async (): Promise<void> => {
-    if (!db) return;
-    const cutoff = new Date(Date.now() - config.dedupRetentionDays * 24 * 3600 * 1000);
-    try {
-      const deleted = await pruneProcessedEventIds(db, cutoff);
-      if (deleted > 0) log.info({ deleted, cutoff }, 'Pruned processed event ids');
-      const sessionCutoff = new Date(Date.now() - config.sessionRetentionHours * 3600 * 1000);
-      const sessions = await pruneSessions(db, sessionCutoff);
-      if (sessions > 0) log.info({ deleted: sessions, cutoff: sessionCutoff }, 'Pruned session events and sessions');
-    } catch (error) {
-      log.warn({ err: error }, 'Pruning processed event ids failed');
-    }
-  };
-  const pruneTimer = setInterval(() => void prune(), PRUNE_EVERY_MS);
-  pruneTimer.unref();
-  void prune();
+  // Pruning and retention are BullMQ job schedulers: one run per interval however many workers there are.
+  const maintenance: Maintenance | undefined = db
+    ? startMaintenance({
+        connection: redis,
+        db,
+        log,
+        dedupRetentionDays: config.dedupRetentionDays,
+        sessionRetentionHours: config.sessionRetentionHours,
+        retentionDays: config.retentionDays,
+      })
+    : undefined;
 
   onShutdownSignal(log, async () => {
     shuttingDown = true;
-    clearInterval(pruneTimer);
+    await maintenance?.close();
     await consumer.close();
     await pullQueue.close();
     if (server) await closeServer(server);

@@ -58,12 +58,20 @@ describe('configuration', () => {
     ['STATICREG_LOG_LEVEL', 'loud', () => loadWorkerConfig({ STATICREG_LOG_LEVEL: 'loud' })],
     ['STATICREG_WEBHOOK_BODY_LIMIT', '1gb', () => loadReceiverConfig({ STATICREG_WEBHOOK_BODY_LIMIT: '1gb' })],
     ['STATICREG_BATCH_SIZE', '0', () => loadWorkerConfig({ STATICREG_BATCH_SIZE: '0' })],
+    ['STATICREG_RETENTION_DAYS', '0', () => loadWorkerConfig({ STATICREG_RETENTION_DAYS: '0' })],
+    ['STATICREG_RETENTION_DAYS', '90d', () => loadWorkerConfig({ STATICREG_RETENTION_DAYS: '90d' })],
   ];
   for (const [variable, value, load] of bad) {
     it(`stops on ${variable}=${value} with a message naming the variable`, () => {
       expect(failure(load).message).to.match(new RegExp(`^Invalid configuration: ${variable}=`));
     });
   }
+
+  it('keeps every day of counts unless STATICREG_RETENTION_DAYS is set', () => {
+    expect(loadWorkerConfig({}).retentionDays).to.equal(undefined);
+    expect(loadWorkerConfig({ STATICREG_RETENTION_DAYS: '' }).retentionDays).to.equal(undefined);
+    expect(loadWorkerConfig({ STATICREG_RETENTION_DAYS: '90' }).retentionDays).to.equal(90);
+  });
 
   it('never prints a secret in its message', () => {
     const error = failure(() => loadWorkerConfig({ STATICREG_DB_URL: 'ftp://admin:hunter2@db/x' }));

@@ -129,6 +129,8 @@ export interface WorkerConfig extends CommonConfig {
   maxStalledCount: number;
   dbRetryMs: number;
   dedupRetentionDays: number;
+  /** Days of counts kept (today included); older days are deleted by a scheduled job. Undefined keeps everything. */
+  retentionDays: number | undefined;
 }
 
 export interface BrowseConfig extends CommonConfig {
@@ -275,6 +277,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     maxStalledCount: parse(env, 'STATICREG_WORKER_MAX_STALLED', positiveInt, '100'),
     dbRetryMs: parse(env, 'STATICREG_DB_RETRY_MS', z.coerce.number().int().min(100), '2000'),
     dedupRetentionDays: parse(env, 'STATICREG_DEDUP_RETENTION_DAYS', positiveInt, '7'),
+    retentionDays: read(env, 'STATICREG_RETENTION_DAYS') === undefined ? undefined : parse(env, 'STATICREG_RETENTION_DAYS', positiveInt),
     countPolicy: parse(env, 'STATICREG_COUNT_POLICY', z.enum(COUNT_POLICIES, { message: 'must be sessions or guide' }), 'sessions'),
     sessionWindowMs: 1000 * parse(env, 'STATICREG_SESSION_WINDOW_SECONDS', z.coerce.number({ message: 'must be a number of seconds' }).min(0.1).max(3600), '10'),
     sessionRetentionHours: parse(env, 'STATICREG_SESSION_RETENTION_HOURS', positiveInt, '48'),

@@ -5,3 +5,4 @@ export * from './migrator.js';
 export * from './pull-metrics.repository.js';
 export * from './sessions.repository.js';
 export * from './metrics-queries.repository.js';
+export * from './retention.repository.js';

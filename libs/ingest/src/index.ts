@@ -4,3 +4,4 @@ export * from './store-pulls.js';
 export * from './pull-consumer.js';
 export * from './store-sessions.js';
 export * from './manifest-resolver.js';
+export * from './maintenance.js';

@@ -56,3 +56,4 @@ export async function enqueuePullEvents(queue: Queue<PullJobData>, events: reado
 
 export * from './queue-health.js';
 export * from './intake-stats.js';
+export * from './maintenance.js';

@@ -9,6 +9,7 @@ import { createHttpMetrics, createMetricsRegistry, METRICS_PATH, metricsHandler 
 import { closeServer, listen, onShutdownSignal, runMain } from '@staticreg/http';
 import { createBrowseApp } from './app.js';
 import { createDashboardRouter } from './dashboard/index.js';
+import { createRegistryFeature } from './registry/setup.js';
 
 async function main(): Promise<void> {
   const config = loadBrowseConfig();
@@ -24,18 +25,22 @@ async function main(): Promise<void> {
   observability.use(createHttpMetrics(registry, 'staticreg_browse', { mounts: ['/assets'] }).middleware);
   observability.get(METRICS_PATH, metricsHandler(registry));
 
+  const registryFeature = createRegistryFeature({ config, log, db });
+
   const app = createBrowseApp({
     log,
     probes: () => ({ redis: () => redis.ping(), ...(db ? { postgres: () => sql`select 1`.execute(db) } : {}) }),
     isShuttingDown: () => shuttingDown,
-    routers: [observability, createDashboardRouter({ db, queue, redis })],
+    routers: [observability, registryFeature.router, createDashboardRouter({ db, queue, redis })],
   });
   const server = await listen(app, config.port, config.bind);
   log.info({ port: config.port, bind: config.bind, registry: config.registryHostname, database: Boolean(db) }, 'Browse listening');
+  registryFeature.start();
 
   onShutdownSignal(log, async () => {
     shuttingDown = true;
     await closeServer(server);
+    await registryFeature.stop();
     await queue.close();
     await db?.destroy();
     redis.disconnect();

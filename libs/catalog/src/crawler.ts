@@ -33,6 +33,8 @@ export interface CrawlerStatus {
   /** Refreshes asked for by notifications, done or waiting. */
   notified: number;
   lastError?: { message: string; at: number; repository?: string };
+  /** Last time the registry answered a listing or a refresh fully. */
+  lastSuccessAt?: number;
 }
 
 function message(error: unknown): string {
@@ -133,6 +135,7 @@ export class Crawler {
       names.push(...page);
       if (this.stopped) return;
     }
+    this.status.lastSuccessAt = this.clock.now();
     const { added, removed } = await this.store.syncRepositoryNames(names, this.clock.now());
     const order = await this.store.repositoriesForRefresh();
     this.status.state = 'refreshing';
@@ -196,6 +199,7 @@ export class Crawler {
       const pairs = tags.filter((tag) => fetched.has(tag)).map((tag) => [tag, fetched.get(tag)!.digest] as const);
       await this.store.saveRepository(repository, pairs, [...described.values()], this.clock.now());
       this.status.refreshed += 1;
+      this.status.lastSuccessAt = this.clock.now();
     } catch (error) {
       const text = message(error);
       this.status.lastError = { message: text, at: this.clock.now(), repository };

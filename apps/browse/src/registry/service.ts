@@ -1,0 +1,197 @@
+// What the registry pages and their API show, as plain data: read from the catalog store, never waiting for a crawl.
+import {
+  describeManifest,
+  summarize,
+  type CatalogStats,
+  type CatalogStore,
+  type CrawlerStatus,
+  type FolderListing,
+  type ManifestDetails,
+  type ManifestReader,
+  type ManifestSummary,
+  type RepositoryInfo,
+  type TagRow,
+  type TagUsage,
+} from '@staticreg/catalog';
+import { HttpError } from '@staticreg/http';
+import { RegistryError } from '@staticreg/registry';
+import { daysBefore, shortDigest, utcDay } from './format.js';
+import { FOLDER_PAGE_SIZE, SEARCH_PAGE_SIZE, TAG_PAGE_SIZE, type TagListParams } from './params.js';
+
+export interface RegistryBrowserDeps {
+  store: CatalogStore;
+  /** Reads manifests the store has no details of (tag page); undefined when no registry is configured. */
+  live: ManifestReader | undefined;
+  crawlerStatus: () => CrawlerStatus | undefined;
+  /** host[:port] in pull commands. */
+  pullHost: string;
+  now?: () => number;
+}
+
+export interface CatalogState extends CatalogStats {
+  crawler: CrawlerStatus | undefined;
+  /** The crawler's last error is newer than its last success: the registry is failing now. */
+  registryFailing: boolean;
+  registryError?: string;
+}
+
+export interface TagView {
+  tag: string;
+  digest: string;
+  shortDigest: string;
+  pullCommand: string;
+  mediaType?: string;
+  kind?: 'image' | 'index';
+  created?: string;
+  size?: number;
+  platforms: ManifestSummary['platforms'];
+  usage?: TagUsage;
+}
+
+export interface RepositoryView {
+  repository: RepositoryInfo;
+  usageAvailable: boolean;
+  params: TagListParams;
+  pageSize: number;
+  total: number;
+  tags: TagView[];
+  /** The first day counted as "seen" by the unseen filter, when it is on. */
+  unseenSince?: string;
+}
+
+export interface TagDetailView {
+  repository: RepositoryInfo;
+  tag: TagView;
+  usageAvailable: boolean;
+  manifest: ManifestDetails;
+}
+
+function registryUnavailable(error: unknown): never {
+  if (error instanceof RegistryError && error.kind === 'not-found') throw new HttpError(404, error.message);
+  const message = error instanceof Error ? error.message : String(error);
+  throw new HttpError(503, `the registry could not be read: ${message}`, { 'Retry-After': '10' });
+}
+
+export class RegistryBrowser {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: RegistryBrowserDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  get usageAvailable(): boolean {
+    return this.deps.store.hasUsage;
+  }
+
+  nowMs(): number {
+    return this.now();
+  }
+
+  async state(): Promise<CatalogState> {
+    const stats = await this.deps.store.stats();
+    const crawler = this.deps.crawlerStatus();
+    const failing = crawler?.lastError !== undefined && (crawler.lastSuccessAt === undefined || crawler.lastError.at > crawler.lastSuccessAt);
+    return {
+      ...stats,
+      crawler,
+      registryFailing: failing,
+      ...(failing ? { registryError: crawler!.lastError!.message } : {}),
+    };
+  }
+
+  /**
+   * A store that has never listed the catalog knows nothing yet: 503 (retry shortly) rather than an empty page or a
+   * false 404, and the crawler's error when the registry is what fails.
+   */
+  private async requireCatalog(): Promise<CatalogState> {
+    const state = await this.state();
+    if (state.catalogListedAt === undefined && state.repositories === 0) {
+      if (!this.deps.live) throw new HttpError(503, 'no registry is configured: set STATICREG_REGISTRY_HOSTNAME');
+      const reason = state.registryFailing ? `the registry could not be read: ${state.registryError}` : 'the registry catalog is being read for the first time';
+      throw new HttpError(503, reason, { 'Retry-After': '5' });
+    }
+    return state;
+  }
+
+  async folder(path: string, page: number): Promise<{ listing: FolderListing; state: CatalogState; page: number; pageSize: number }> {
+    const state = await this.requireCatalog();
+    const listing = await this.deps.store.listFolder(path, (page - 1) * FOLDER_PAGE_SIZE, FOLDER_PAGE_SIZE);
+    if (path !== '' && listing.total === 0 && !listing.isRepository) throw new HttpError(404, `nothing in the registry under ${path}/`);
+    return { listing, state, page, pageSize: FOLDER_PAGE_SIZE };
+  }
+
+  async search(query: string, page: number, limit = SEARCH_PAGE_SIZE): Promise<{ total: number; repositories: RepositoryInfo[]; page: number; pageSize: number }> {
+    await this.requireCatalog();
+    const found = await this.deps.store.search(query, (page - 1) * limit, limit);
+    return { ...found, page, pageSize: limit };
+  }
+
+  pullCommand(repository: string, tag: string): string {
+    return `docker pull ${this.deps.pullHost}/${repository}:${tag}`;
+  }
+
+  private tagView(repository: string, row: TagRow): TagView {
+    const summary = row.summary;
+    return {
+      tag: row.tag,
+      digest: row.digest,
+      shortDigest: shortDigest(row.digest),
+      pullCommand: this.pullCommand(repository, row.tag),
+      ...(summary ? { mediaType: summary.mediaType, kind: summary.kind, size: summary.size } : {}),
+      ...(summary?.created ? { created: summary.created } : {}),
+      platforms: summary?.platforms ?? [],
+      ...(row.usage ? { usage: row.usage } : {}),
+    };
+  }
+
+  private async repositoryOrNotFound(name: string): Promise<RepositoryInfo> {
+    await this.requireCatalog();
+    const repository = await this.deps.store.getRepository(name);
+    if (!repository) throw new HttpError(404, `no repository named ${name} in the registry`);
+    return repository;
+  }
+
+  async repository(name: string, params: TagListParams): Promise<RepositoryView> {
+    await this.repositoryOrNotFound(name);
+    const today = utcDay(this.now());
+    const unseenSince = params.unseenDays === undefined ? undefined : daysBefore(today, params.unseenDays);
+    const page = await this.deps.store.listTags(name, {
+      sort: params.sort,
+      order: params.order,
+      offset: (params.page - 1) * TAG_PAGE_SIZE,
+      limit: TAG_PAGE_SIZE,
+      today,
+      ...(unseenSince ? { unseenSince } : {}),
+    });
+    if (!page) throw new HttpError(404, `no repository named ${name} in the registry`);
+    return {
+      repository: page.repository,
+      usageAvailable: this.usageAvailable,
+      params,
+      pageSize: TAG_PAGE_SIZE,
+      total: page.total,
+      tags: page.tags.map((row) => this.tagView(name, row)),
+      ...(unseenSince ? { unseenSince } : {}),
+    };
+  }
+
+  async tag(name: string, tag: string): Promise<TagDetailView> {
+    const repository = await this.repositoryOrNotFound(name);
+    const row = await this.deps.store.getTag(name, tag, utcDay(this.now()));
+    if (!row) throw new HttpError(404, `no tag ${tag} in ${name}`);
+    let manifest = await this.deps.store.getDetails(row.digest);
+    if (!manifest) {
+      // Details are kept for a bounded number of manifests; the others are read now, once, and kept.
+      if (!this.deps.live) throw new HttpError(503, 'no registry configured to read this manifest from');
+      try {
+        const fetched = await this.deps.live.getManifest(name, row.digest);
+        manifest = await describeManifest(this.deps.live, name, fetched);
+      } catch (error) {
+        registryUnavailable(error);
+      }
+      await this.deps.store.putDetails(manifest);
+    }
+    const summary = row.summary ?? summarize(manifest);
+    return { repository, tag: this.tagView(name, { ...row, summary }), usageAvailable: this.usageAvailable, manifest };
+  }
+}

@@ -66,6 +66,7 @@ export function page(options: PageOptions): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
 <title>${options.title} · staticreg</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/app.css">
 ${(options.styles ?? []).map((href) => html`<link rel="stylesheet" href="${href}">\n`)}
 ${(options.scripts ?? []).map((src) => html`<script src="${src}" defer></script>\n`)}

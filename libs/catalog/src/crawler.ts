@@ -37,6 +37,9 @@ export interface CrawlerStatus {
   lastSuccessAt?: number;
 }
 
+/** How often a pass renews its lease (the lease itself lasts longer: see PASS_LEASE_MS in the browse setup). */
+const LEASE_RENEW_MS = 30_000;
+
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -142,12 +145,20 @@ export class Crawler {
     this.status.passTotal = order.length;
     this.status.passDone = 0;
     this.log.info({ repositories: names.length, added, removed }, 'Registry catalog listed');
+    let lostLease = false;
+    let leaseCheckedAt = this.clock.now();
     await forEachConcurrently(order, this.options.concurrency, async (repository) => {
-      if (this.stopped) return;
+      if (this.stopped || lostLease) return;
+      // A long pass keeps renewing the lease it started with; losing it (a long stall) hands the pass over.
+      if (this.options.mayRunPass && this.clock.now() - leaseCheckedAt > LEASE_RENEW_MS) {
+        leaseCheckedAt = this.clock.now();
+        lostLease = !(await this.options.mayRunPass());
+        if (lostLease) return;
+      }
       await this.refresh(repository, 'pass');
       this.status.passDone += 1;
     });
-    if (this.stopped) return;
+    if (this.stopped || lostLease) return;
     const pruned = await this.store.pruneManifests();
     this.status.lastPassFinishedAt = this.clock.now();
     this.log.info({ repositories: order.length, pruned, seconds: (this.clock.now() - started) / 1000 }, 'Registry crawl pass finished');

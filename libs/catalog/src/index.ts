@@ -5,3 +5,4 @@ export * from './store.js';
 export * from './memory-store.js';
 export * from './limits.js';
 export * from './crawler.js';
+export * from './postgres-store.js';

@@ -1,5 +1,6 @@
 // The registry feature of browse: home (repository tree), search, repository and tag pages, each also as JSON.
-import express, { type Request, type Router } from 'express';
+import express, { type ErrorRequestHandler, type Request, type Router } from 'express';
+import { isTransientDbError } from '@staticreg/db';
 import { HttpError } from '@staticreg/http';
 import { homePage, repositoryHref, repositoryPage, searchPage, tagHref, tagPage } from './pages.js';
 import { limitParam, pageParam, parseRepositoryPath, pathParam, searchParam, SEARCH_PAGE_SIZE, SUGGEST_LIMIT, tagListParams } from './params.js';
@@ -96,6 +97,12 @@ export function createRegistryRouter(browser: RegistryBrowser): Router {
   router.all(['/api/r/*path', '/api/tree', '/api/search', '/api/catalog'], (req, _res, next) => {
     next(new HttpError(405, `${req.method} is not supported here`, { Allow: 'GET' }));
   });
+
+  // Postgres down is the service being unavailable, not a bug: 503, and the app's handler writes the page.
+  const databaseErrors: ErrorRequestHandler = (error, _req, _res, next) => {
+    next(isTransientDbError(error) ? new HttpError(503, 'the catalog database is unavailable, retry later', { 'Retry-After': '5' }) : error);
+  };
+  router.use(databaseErrors);
 
   return router;
 }

@@ -202,7 +202,7 @@ ${
     ? html`<p class="note">${view.unseenSince ? 'Every tag was pulled or checked in that time.' : 'This repository has no tags.'}</p>`
     : html`<div class="table-wrap"><table class="tags">
 <thead><tr>${sortHeader('Tag', 'name')}<th>Digest</th>${sortHeader('Created', 'created')}<th>Platforms</th><th class="num">Size</th>${
-        usage ? html`${sortHeader('Pulls 7d', 'pulls', 'num')}<th class="num">Pulls 30d</th><th class="num">Checks 7d</th><th class="num">Checks 30d</th>${sortHeader('Last seen', 'last-seen')}` : ''
+        usage ? html`<th class="num">Pulls 7d</th>${sortHeader('Pulls 30d', 'pulls', 'num')}<th class="num">Checks 7d</th><th class="num">Checks 30d</th>${sortHeader('Last seen', 'last-seen')}` : ''
       }<th>Pull</th></tr></thead>
 <tbody>${rows}</tbody>
 </table></div>

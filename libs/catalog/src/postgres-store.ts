@@ -1,0 +1,430 @@
+// The catalog in Postgres (migration 0004): shared by browse replicas, sorted and searched with indexes, joined
+// with container_pull_metrics and container_pull_checks for pulls, checks and last seen.
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import type { Database } from '@staticreg/db';
+import { summarize, type ManifestDetails, type ManifestSummary, type PlatformSummary } from './model.js';
+import { parentPath, type CatalogStats, type CatalogStore, type FolderListing, type RepositoryInfo, type TagPage, type TagQuery, type TagRow, type TagUsage } from './store.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+const CHUNK = 5000;
+const STATS_TTL_MS = 2000;
+
+/** Every strict ancestor path of a repository name: a/b/c -> a, a/b. */
+function ancestors(name: string): string[] {
+  const segments = name.split('/');
+  return segments.slice(0, -1).map((_, i) => segments.slice(0, i + 1).join('/'));
+}
+
+function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+interface RepositoryRecord {
+  name: string;
+  tag_count: number;
+  refreshed_at: Date | null;
+  error: string | null;
+}
+
+function repositoryInfo(row: RepositoryRecord): RepositoryInfo {
+  return { name: row.name, tagCount: row.tag_count, refreshedAt: row.refreshed_at?.getTime(), ...(row.error ? { error: row.error } : {}) };
+}
+
+interface TagRecord {
+  tag: string;
+  digest: string;
+  media_type: string | null;
+  kind: 'image' | 'index' | null;
+  size: number | null;
+  created: Date | null;
+  platforms: PlatformSummary[] | null;
+  pulls7: number | null;
+  pulls30: number | null;
+  checks7: number | null;
+  checks30: number | null;
+  last_pulled: string | null;
+  last_checked: string | null;
+}
+
+function usageOf(row: Pick<TagRecord, 'pulls7' | 'pulls30' | 'checks7' | 'checks30' | 'last_pulled' | 'last_checked'>): TagUsage {
+  const lastSeen = [row.last_pulled, row.last_checked].filter((day): day is string => day !== null).sort().at(-1);
+  return {
+    pulls7: row.pulls7 ?? 0,
+    pulls30: row.pulls30 ?? 0,
+    checks7: row.checks7 ?? 0,
+    checks30: row.checks30 ?? 0,
+    ...(row.last_pulled ? { lastPulled: row.last_pulled } : {}),
+    ...(row.last_checked ? { lastChecked: row.last_checked } : {}),
+    ...(lastSeen ? { lastSeen } : {}),
+  };
+}
+
+function tagRow(row: TagRecord, withUsage: boolean): TagRow {
+  const summary: ManifestSummary | undefined =
+    row.kind && row.media_type !== null
+      ? {
+          digest: row.digest,
+          mediaType: row.media_type,
+          kind: row.kind,
+          size: Number(row.size ?? 0),
+          ...(row.created ? { created: row.created.toISOString() } : {}),
+          platforms: row.platforms ?? [],
+        }
+      : undefined;
+  return { tag: row.tag, digest: row.digest, ...(summary ? { summary } : {}), ...(withUsage ? { usage: usageOf(row) } : {}) };
+}
+
+function dayOffset(today: string, days: number): string {
+  return new Date(Date.parse(`${today}T00:00:00Z`) - (days - 1) * 86_400_000).toISOString().slice(0, 10);
+}
+
+/**
+ * Pulls and checks per tag of one repository: 7 and 30 UTC days ending today, and the last day of each ever.
+ * `tags` narrows it to a page's tags (the common case: sorting by name or created needs no usage to order).
+ */
+function usageQuery(repository: string, today: string, tags?: readonly string[]): RawBuilder<unknown> {
+  const only = tags ? sql`and tag = any(${[...tags]}::text[])` : sql``;
+  return sql`
+    select tag,
+      coalesce(sum(pulls) filter (where day >= ${dayOffset(today, 7)}::date), 0)::int as pulls7,
+      coalesce(sum(pulls) filter (where day >= ${dayOffset(today, 30)}::date), 0)::int as pulls30,
+      coalesce(sum(checks) filter (where day >= ${dayOffset(today, 7)}::date), 0)::int as checks7,
+      coalesce(sum(checks) filter (where day >= ${dayOffset(today, 30)}::date), 0)::int as checks30,
+      max(day) filter (where pulls > 0) as last_pulled,
+      max(day) filter (where checks > 0) as last_checked
+    from (
+      select tag, pull_date as day, pull_count as pulls, 0 as checks from container_pull_metrics where repo_name = ${repository} ${only}
+      union all
+      select tag, pull_date, 0, check_count from container_pull_checks where repo_name = ${repository} ${only}
+    ) as usage
+    group by tag`;
+}
+
+export interface PostgresStoreOptions {
+  /** This replica's name in the crawl-pass lease. */
+  owner: string;
+  now?: () => number;
+}
+
+export class PostgresCatalogStore implements CatalogStore {
+  readonly kind = 'postgres' as const;
+  readonly hasUsage = true;
+  private readonly now: () => number;
+  private statsCache: { at: number; value: Promise<CatalogStats> } | undefined;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly options: PostgresStoreOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async listFolder(path: string, offset: number, limit: number): Promise<FolderListing> {
+    const [rows, self, count] = await Promise.all([
+      sql<{ path: string; name: string; is_repository: boolean; repositories_below: number; tags: number }>`
+        select path, name, is_repository, repositories_below, tags from registry_paths
+        where parent = ${path} order by name limit ${limit} offset ${offset}`.execute(this.db),
+      path === '' ? Promise.resolve(undefined) : sql<{ is_repository: boolean }>`select is_repository from registry_paths where path = ${path}`.execute(this.db),
+      sql<{ total: number }>`select count(*)::int as total from registry_paths where parent = ${path}`.execute(this.db),
+    ]);
+    return {
+      path,
+      isRepository: self?.rows[0]?.is_repository ?? false,
+      total: count.rows[0]?.total ?? 0,
+      entries: rows.rows.map((row) => ({ name: row.name, path: row.path, isRepository: row.is_repository, repositoriesBelow: row.repositories_below, tags: Number(row.tags) })),
+    };
+  }
+
+  async search(query: string, offset: number, limit: number): Promise<{ total: number; repositories: RepositoryInfo[] }> {
+    const needle = query.trim().toLowerCase();
+    if (needle === '') return { total: 0, repositories: [] };
+    const result = await sql<RepositoryRecord & { total: number }>`
+      select name, tag_count, refreshed_at, error, count(*) over ()::int as total
+      from registry_repositories
+      where strpos(lower(name), ${needle}) > 0
+      order by case
+          when lower(name) = ${needle} then 0
+          when starts_with(lower(name), ${needle}) or strpos(lower(name), ${`/${needle}`}) > 0 then 1
+          else 2 end,
+        name collate "C"
+      limit ${limit} offset ${offset}`.execute(this.db);
+    return { total: result.rows[0]?.total ?? (offset > 0 ? (await this.search(query, 0, 1)).total : 0), repositories: result.rows.map(repositoryInfo) };
+  }
+
+  async getRepository(name: string): Promise<RepositoryInfo | undefined> {
+    const result = await sql<RepositoryRecord>`select name, tag_count, refreshed_at, error from registry_repositories where name = ${name}`.execute(this.db);
+    return result.rows[0] ? repositoryInfo(result.rows[0]) : undefined;
+  }
+
+  async listTags(name: string, query: TagQuery): Promise<TagPage | undefined> {
+    const repository = await this.getRepository(name);
+    if (!repository) return undefined;
+    const needsUsage = query.sort === 'pulls' || query.sort === 'last-seen' || query.unseenSince !== undefined;
+    const asc = query.order === 'asc';
+    const order = {
+      name: asc ? sql`t.tag asc` : sql`t.tag desc`,
+      // Undated tags go last either way; ties by name.
+      created: asc ? sql`t.created asc nulls last, t.tag` : sql`t.created desc nulls last, t.tag`,
+      pulls: asc ? sql`coalesce(u.pulls30, 0) asc, coalesce(u.pulls7, 0) asc, t.tag` : sql`coalesce(u.pulls30, 0) desc, coalesce(u.pulls7, 0) desc, t.tag`,
+      // Never seen is the oldest.
+      'last-seen': asc
+        ? sql`greatest(u.last_pulled, u.last_checked) asc nulls first, t.tag`
+        : sql`greatest(u.last_pulled, u.last_checked) desc nulls last, t.tag`,
+    }[query.sort];
+    if (needsUsage) {
+      const unseen = query.unseenSince ? sql`and (greatest(u.last_pulled, u.last_checked) is null or greatest(u.last_pulled, u.last_checked) < ${query.unseenSince}::date)` : sql``;
+      const result = await sql<TagRecord & { total: number }>`
+        with u as (${usageQuery(name, query.today)})
+        select t.tag, t.digest, m.media_type, m.kind, m.size, t.created, m.platforms,
+          u.pulls7, u.pulls30, u.checks7, u.checks30, u.last_pulled, u.last_checked, count(*) over ()::int as total
+        from registry_tags t
+        left join registry_manifests m on m.digest = t.digest
+        left join u on u.tag = t.tag
+        where t.repository = ${name} ${unseen}
+        order by ${order}
+        limit ${query.limit} offset ${query.offset}`.execute(this.db);
+      const total = result.rows[0]?.total ?? (query.offset > 0 ? (await this.listTags(name, { ...query, offset: 0, limit: 1 }))!.total : 0);
+      return { repository, total, tags: result.rows.map((row) => tagRow(row, true)) };
+    }
+    const result = await sql<Omit<TagRecord, 'pulls7' | 'pulls30' | 'checks7' | 'checks30' | 'last_pulled' | 'last_checked'>>`
+      select t.tag, t.digest, m.media_type, m.kind, m.size, t.created, m.platforms
+      from registry_tags t left join registry_manifests m on m.digest = t.digest
+      where t.repository = ${name}
+      order by ${order}
+      limit ${query.limit} offset ${query.offset}`.execute(this.db);
+    const tags = result.rows.map((row) => row.tag);
+    const usage = new Map<string, TagUsage>();
+    if (tags.length > 0) {
+      const rows = await sql<TagRecord>`${usageQuery(name, query.today, tags)}`.execute(this.db);
+      for (const row of rows.rows) usage.set(row.tag, usageOf(row));
+    }
+    const empty: TagUsage = { pulls7: 0, pulls30: 0, checks7: 0, checks30: 0 };
+    return {
+      repository,
+      total: repository.tagCount,
+      tags: result.rows.map((row) => ({ ...tagRow({ ...row, pulls7: 0, pulls30: 0, checks7: 0, checks30: 0, last_pulled: null, last_checked: null }, false), usage: usage.get(row.tag) ?? empty })),
+    };
+  }
+
+  async getTag(name: string, tag: string, today: string): Promise<TagRow | undefined> {
+    const result = await sql<TagRecord>`
+      with u as (${usageQuery(name, today, [tag])})
+      select t.tag, t.digest, m.media_type, m.kind, m.size, t.created, m.platforms,
+        u.pulls7, u.pulls30, u.checks7, u.checks30, u.last_pulled, u.last_checked
+      from registry_tags t left join registry_manifests m on m.digest = t.digest left join u on u.tag = t.tag
+      where t.repository = ${name} and t.tag = ${tag}`.execute(this.db);
+    return result.rows[0] ? tagRow(result.rows[0], true) : undefined;
+  }
+
+  async getDetails(digest: string): Promise<ManifestDetails | undefined> {
+    const result = await sql<{ details: ManifestDetails }>`select details from registry_manifests where digest = ${digest}`.execute(this.db);
+    return result.rows[0]?.details;
+  }
+
+  async putDetails(details: ManifestDetails): Promise<void> {
+    await this.insertManifests(this.db, [details]);
+  }
+
+  async stats(): Promise<CatalogStats> {
+    const now = this.now();
+    if (!this.statsCache || now - this.statsCache.at > STATS_TTL_MS) {
+      const value = this.readStats();
+      this.statsCache = { at: now, value };
+      value.catch(() => (this.statsCache = undefined));
+    }
+    return this.statsCache.value;
+  }
+
+  private async readStats(): Promise<CatalogStats> {
+    const result = await sql<{ repositories: number; tags: string | number; never: number; oldest: Date | null; manifests: number; listed_at: Date | null }>`
+      select count(*)::int as repositories, coalesce(sum(tag_count), 0)::bigint as tags,
+        count(*) filter (where refreshed_at is null)::int as never, min(refreshed_at) as oldest,
+        (select count(*)::int from registry_manifests) as manifests,
+        (select listed_at from registry_catalog_state where id = 1) as listed_at
+      from registry_repositories`.execute(this.db);
+    const row = result.rows[0]!;
+    return {
+      repositories: row.repositories,
+      tags: Number(row.tags),
+      manifests: row.manifests,
+      ...(row.listed_at ? { catalogListedAt: row.listed_at.getTime() } : {}),
+      ...(row.never === 0 && row.oldest ? { oldestRefreshAt: row.oldest.getTime() } : {}),
+      neverRefreshed: row.never,
+      truncated: false,
+    };
+  }
+
+  /** Adds repositories (and the paths above them) that are not there yet; returns how many were new. */
+  private async addRepositories(trx: Db, names: readonly string[]): Promise<number> {
+    let added = 0;
+    for (const part of chunks([...names].sort())) {
+      const inserted = await sql<{ name: string }>`
+        insert into registry_repositories (name) select unnest(${part}::text[])
+        on conflict (name) do nothing returning name`.execute(trx);
+      const fresh = inserted.rows.map((row) => row.name).sort();
+      if (fresh.length === 0) continue;
+      added += fresh.length;
+      const paths = new Map<string, number>();
+      for (const name of fresh) {
+        if (!paths.has(name)) paths.set(name, 0);
+        for (const ancestor of ancestors(name)) paths.set(ancestor, (paths.get(ancestor) ?? 0) + 1);
+      }
+      const sorted = [...paths.keys()].sort();
+      await sql`
+        insert into registry_paths (path, parent, name)
+        select * from unnest(${sorted}::text[], ${sorted.map(parentPath)}::text[], ${sorted.map((path) => path.split('/').at(-1)!)}::text[])
+        on conflict (path) do nothing`.execute(trx);
+      await sql`
+        update registry_paths p set
+          repositories_below = p.repositories_below + d.below,
+          is_repository = p.is_repository or d.repository
+        from unnest(${sorted}::text[], ${sorted.map((path) => paths.get(path)!)}::int[], ${sorted.map((path) => fresh.includes(path))}::boolean[])
+          as d(path, below, repository)
+        where p.path = d.path`.execute(trx);
+    }
+    return added;
+  }
+
+  /** Removes repositories with their tags, and the paths nothing is left under. */
+  private async deleteRepositories(trx: Db, names: readonly string[]): Promise<number> {
+    let removed = 0;
+    for (const part of chunks([...names].sort())) {
+      const deleted = await sql<{ name: string; tag_count: number }>`
+        delete from registry_repositories where name = any(${part}::text[]) returning name, tag_count`.execute(trx);
+      if (deleted.rows.length === 0) continue;
+      removed += deleted.rows.length;
+      const below = new Map<string, number>();
+      const tags = new Map<string, number>();
+      const repositories = new Set<string>();
+      for (const { name, tag_count } of deleted.rows) {
+        repositories.add(name);
+        tags.set(name, (tags.get(name) ?? 0) + tag_count);
+        for (const ancestor of ancestors(name)) {
+          below.set(ancestor, (below.get(ancestor) ?? 0) + 1);
+          tags.set(ancestor, (tags.get(ancestor) ?? 0) + tag_count);
+        }
+      }
+      const sorted = [...tags.keys()].sort();
+      await sql`
+        update registry_paths p set
+          repositories_below = p.repositories_below - d.below,
+          tags = p.tags - d.tags,
+          is_repository = p.is_repository and not d.repository
+        from unnest(${sorted}::text[], ${sorted.map((path) => below.get(path) ?? 0)}::int[], ${sorted.map((path) => tags.get(path)!)}::bigint[], ${sorted.map((path) => repositories.has(path))}::boolean[])
+          as d(path, below, tags, repository)
+        where p.path = d.path`.execute(trx);
+      await sql`delete from registry_paths where path = any(${sorted}::text[]) and not is_repository and repositories_below <= 0`.execute(trx);
+    }
+    return removed;
+  }
+
+  async syncRepositoryNames(names: readonly string[], listedAt: number): Promise<{ added: number; removed: number }> {
+    return this.db.transaction().execute(async (trx) => {
+      const existing = await sql<{ name: string }>`select name from registry_repositories`.execute(trx);
+      const listed = new Set(names);
+      const gone = existing.rows.map((row) => row.name).filter((name) => !listed.has(name));
+      const removed = await this.deleteRepositories(trx, gone);
+      const added = await this.addRepositories(trx, names);
+      await sql`update registry_catalog_state set listed_at = ${new Date(listedAt)} where id = 1`.execute(trx);
+      return { added, removed };
+    });
+  }
+
+  async repositoriesForRefresh(): Promise<string[]> {
+    const result = await sql<{ name: string }>`select name from registry_repositories order by refreshed_at nulls first, name`.execute(this.db);
+    return result.rows.map((row) => row.name);
+  }
+
+  async knownDigests(digests: readonly string[]): Promise<Set<string>> {
+    if (digests.length === 0) return new Set();
+    const result = await sql<{ digest: string }>`select digest from registry_manifests where digest = any(${[...digests]}::text[])`.execute(this.db);
+    return new Set(result.rows.map((row) => row.digest));
+  }
+
+  private async insertManifests(db: Db, manifests: readonly ManifestDetails[]): Promise<void> {
+    const all = new Map<string, ManifestDetails>();
+    for (const details of manifests) {
+      all.set(details.digest, details);
+      if (details.kind === 'index') for (const image of details.images) if (!all.has(image.digest)) all.set(image.digest, image);
+    }
+    if (all.size === 0) return;
+    const entries = [...all.values()].sort((a, b) => (a.digest < b.digest ? -1 : 1));
+    const summaries = entries.map(summarize);
+    await sql`
+      insert into registry_manifests (digest, media_type, kind, size, created, platforms, details)
+      select * from unnest(
+        ${summaries.map((s) => s.digest)}::text[],
+        ${summaries.map((s) => s.mediaType)}::text[],
+        ${summaries.map((s) => s.kind)}::text[],
+        ${summaries.map((s) => s.size)}::bigint[],
+        ${summaries.map((s) => s.created ?? null)}::timestamptz[],
+        ${summaries.map((s) => JSON.stringify(s.platforms))}::jsonb[],
+        ${entries.map((details) => JSON.stringify(details))}::jsonb[])
+      on conflict (digest) do nothing`.execute(db);
+  }
+
+  async saveRepository(name: string, tags: ReadonlyArray<readonly [string, string]>, manifests: readonly ManifestDetails[], refreshedAt: number): Promise<void> {
+    await this.insertManifests(this.db, manifests);
+    await this.db.transaction().execute(async (trx) => {
+      await this.addRepositories(trx, [name]);
+      // The row lock serialises two replicas refreshing the same repository (both notified of one push).
+      const before = await sql<{ tag_count: number }>`select tag_count from registry_repositories where name = ${name} for update`.execute(trx);
+      const oldCount = before.rows[0]?.tag_count ?? 0;
+      const names = tags.map(([tag]) => tag);
+      await sql`delete from registry_tags where repository = ${name} and not (tag = any(${names}::text[]))`.execute(trx);
+      for (const part of chunks(tags)) {
+        await sql`
+          insert into registry_tags (repository, tag, digest, created)
+          select ${name}, r.tag, r.digest, m.created
+          from unnest(${part.map(([tag]) => tag)}::text[], ${part.map(([, digest]) => digest)}::text[]) as r(tag, digest)
+          left join registry_manifests m on m.digest = r.digest
+          on conflict (repository, tag) do update set digest = excluded.digest, created = excluded.created
+          where registry_tags.digest <> excluded.digest or registry_tags.created is distinct from excluded.created`.execute(trx);
+      }
+      await sql`update registry_repositories set tag_count = ${tags.length}, refreshed_at = ${new Date(refreshedAt)}, error = null where name = ${name}`.execute(trx);
+      const delta = tags.length - oldCount;
+      if (delta !== 0) {
+        const paths = [...ancestors(name), name].sort();
+        await sql`update registry_paths set tags = tags + ${delta} where path = any(${paths}::text[])`.execute(trx);
+      }
+    });
+  }
+
+  async markRepositoryError(name: string, message: string, at: number): Promise<void> {
+    await sql`update registry_repositories set error = ${message.slice(0, 2000)}, refreshed_at = coalesce(refreshed_at, ${new Date(at)}) where name = ${name}`.execute(this.db);
+  }
+
+  async removeRepository(name: string): Promise<void> {
+    await this.db.transaction().execute((trx) => this.deleteRepositories(trx, [name]));
+  }
+
+  async pruneManifests(): Promise<number> {
+    const result = await sql`
+      delete from registry_manifests m
+      where not exists (select 1 from registry_tags t where t.digest = m.digest)
+        and not exists (
+          select 1 from registry_tags t join registry_manifests parent on parent.digest = t.digest and parent.kind = 'index'
+          where parent.platforms @> jsonb_build_array(jsonb_build_object('digest', m.digest)))`.execute(this.db);
+    return Number(result.numAffectedRows ?? 0);
+  }
+
+  /**
+   * Takes or renews the crawl-pass lease: true when this replica may run passes for the next `leaseMs`.
+   * One replica crawls; the others serve pages and follow notifications.
+   */
+  async holdPassLease(leaseMs: number): Promise<boolean> {
+    const result = await sql`
+      update registry_catalog_state set pass_owner = ${this.options.owner}, pass_lease_until = now() + make_interval(secs => ${leaseMs / 1000})
+      where id = 1 and (pass_lease_until is null or pass_lease_until < now() or pass_owner = ${this.options.owner})`.execute(this.db);
+    return Number(result.numAffectedRows ?? 0) === 1;
+  }
+
+  /** Gives the lease up at shutdown so another replica takes over at once. */
+  async releasePassLease(): Promise<void> {
+    await sql`update registry_catalog_state set pass_lease_until = null where id = 1 and pass_owner = ${this.options.owner}`.execute(this.db);
+  }
+}
+

@@ -4,8 +4,8 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { evaluateEnvelope, INVALID_REASONS, type RuleOptions, type SkipReason } from '@staticreg/events';
-import { enqueuePullEvents, type IntakeRecorder, type PullJobData } from '@staticreg/queue';
+import { evaluateEnvelope, INVALID_REASONS, registryChanges, type RuleOptions, type SkipReason } from '@staticreg/events';
+import { enqueuePullEvents, publishRegistryChanges, type IntakeRecorder, type PullJobData } from '@staticreg/queue';
 import { addHealthRoutes, errorHandler, HttpError, withTimeout } from '@staticreg/http';
 import { METRICS_PATH, metricsHandler, type HttpMetrics, type ReceiverEventMetrics, type Registry } from '@staticreg/observability';
 
@@ -26,6 +26,8 @@ export interface ReceiverDeps {
   webhookToken: string | undefined;
   bodyLimitBytes: number;
   enqueueTimeoutMs: number;
+  /** Redis stream for manifest pushes and deletes (browse refreshes those repositories); unset: not published. */
+  changesStream?: string;
   isShuttingDown?: () => boolean;
   /** Prometheus metrics (served at /metrics) and the per-minute intake counts; all synchronous on the ack path. */
   observability?: ReceiverObservability;
@@ -87,8 +89,11 @@ export function createReceiverApp(deps: ReceiverDeps): Express {
       if (INVALID.has(skip.reason)) log.warn(fields, 'Skipped invalid event');
       else log.debug(fields, 'Skipped event');
     }
+    // Pushes and deletes (rare) also go to the stream browse follows; pull envelopes add no Redis round trip.
+    const changes = deps.changesStream ? registryChanges(req.body) : [];
     try {
       await withTimeout(enqueuePullEvents(queue, result.accepted), deps.enqueueTimeoutMs, 'enqueue');
+      if (changes.length > 0) await withTimeout(publishRegistryChanges(deps.redis, deps.changesStream!, changes), deps.enqueueTimeoutMs, 'publish');
     } catch (error) {
       // Nothing is acknowledged that is not in Redis: 503 makes the registry retry the whole envelope.
       log.error({ err: error, events: result.accepted.length }, 'Could not enqueue pull events');
@@ -100,7 +105,7 @@ export function createReceiverApp(deps: ReceiverDeps): Express {
       observed.intake?.record(result.accepted.length, result.skipped.map((skip) => skip.reason));
     }
     log.info(
-      { totalEvents: result.total, eventsProcessed: result.accepted.length, eventsSkipped: result.skipped.length },
+      { totalEvents: result.total, eventsProcessed: result.accepted.length, eventsSkipped: result.skipped.length, registryChanges: changes.length },
       'Webhook processing completed',
     );
     res.json({ eventsReceived: result.total, eventsAccepted: result.accepted.length, eventsSkipped: result.skipped.length });

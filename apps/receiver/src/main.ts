@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     webhookToken: config.webhookToken,
     bodyLimitBytes: config.bodyLimitBytes,
     enqueueTimeoutMs: config.enqueueTimeoutMs,
+    changesStream: config.changesStream,
     isShuttingDown: () => shuttingDown,
     observability: {
       registry,

@@ -39,6 +39,8 @@ export interface CrawlerStatus {
 
 /** How often a pass renews its lease (the lease itself lasts longer: see PASS_LEASE_MS in the browse setup). */
 const LEASE_RENEW_MS = 30_000;
+/** Clocks of Redis (which stamps changes) and of browse hosts may differ this much. */
+const CLOCK_SKEW_MS = 1000;
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -121,8 +123,9 @@ export class Crawler {
       const [repository, changedAt] = next.value;
       this.urgent.delete(repository);
       if (changedAt !== undefined) {
+        // Another replica sharing the store may have read it since: a refresh that started after the change saw it.
         const info = await this.store.getRepository(repository).catch(() => undefined);
-        if (info?.refreshedAt !== undefined && info.refreshedAt >= changedAt) continue;
+        if (info?.refreshedAt !== undefined && info.refreshedAt > changedAt + CLOCK_SKEW_MS) continue;
       }
       await this.refresh(repository, 'notification');
     }
@@ -176,6 +179,8 @@ export class Crawler {
   }
 
   private async refreshNow(repository: string, reason: string): Promise<void> {
+    // The refresh time recorded is its start: a change after it may be missed by this read, and must not be skipped.
+    const startedAt = this.clock.now();
     try {
       let tags: string[];
       try {
@@ -208,7 +213,7 @@ export class Crawler {
         if (details.kind === 'index') for (const image of details.images) children.set(image.digest, image);
       });
       const pairs = tags.filter((tag) => fetched.has(tag)).map((tag) => [tag, fetched.get(tag)!.digest] as const);
-      await this.store.saveRepository(repository, pairs, [...described.values()], this.clock.now());
+      await this.store.saveRepository(repository, pairs, [...described.values()], startedAt);
       this.status.refreshed += 1;
       this.status.lastSuccessAt = this.clock.now();
     } catch (error) {

@@ -105,6 +105,8 @@ export interface ReceiverConfig extends CommonConfig {
   bodyLimitBytes: number;
   ignoredUserAgents: string[];
   enqueueTimeoutMs: number;
+  /** Redis stream the receiver appends manifest pushes and deletes to (browse follows it). */
+  changesStream: string;
 }
 
 export const COUNT_POLICIES = ['sessions', 'guide'] as const;
@@ -261,6 +263,7 @@ export function loadReceiverConfig(env: Env = process.env): ReceiverConfig {
         : parse(env, 'STATICREG_IGNORED_USER_AGENTS', commaList, ''),
     // Below the registry's default 1 s notification timeout, so a slow Redis gets a 503 rather than a timeout.
     enqueueTimeoutMs: parse(env, 'STATICREG_ENQUEUE_TIMEOUT_MS', positiveInt, '750'),
+    changesStream: parse(env, 'STATICREG_REGISTRY_CHANGES_STREAM', z.string().min(1), REGISTRY_CHANGES_STREAM),
   };
 }
 

@@ -5,3 +5,4 @@ export * from './reference.js';
 export * from './timestamp.js';
 export * from './architecture.js';
 export * from './sessions.js';
+export * from './registry-changes.js';

@@ -57,3 +57,4 @@ export async function enqueuePullEvents(queue: Queue<PullJobData>, events: reado
 export * from './queue-health.js';
 export * from './intake-stats.js';
 export * from './maintenance.js';
+export * from './registry-changes.js';

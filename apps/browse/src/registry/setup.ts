@@ -8,6 +8,7 @@ import { STATICREG_USER_AGENT, type BrowseConfig } from '@staticreg/config';
 import { Crawler, MemoryCatalogStore, PostgresCatalogStore, RateLimiter, type CatalogStore } from '@staticreg/catalog';
 import { migrateToLatest, type Database } from '@staticreg/db';
 import { createRegistryClient, registryBaseUrl, type RegistryClient } from '@staticreg/registry';
+import { ChangeFeed } from './change-feed.js';
 import { createRegistryRouter } from './index.js';
 import { RegistryBrowser } from './service.js';
 
@@ -62,17 +63,28 @@ export function createRegistryFeature(deps: RegistryFeatureDeps): RegistryFeatur
       ...(postgres ? { mayRunPass: () => postgres.holdPassLease(PASS_LEASE_MS) } : {}),
     });
   }
+  const feed = crawler
+    ? new ChangeFeed({
+        redisUrl: config.redisUrl,
+        stream: config.crawler.changesStream,
+        log,
+        onChange: (repository, changedAt) => crawler!.refreshSoon(repository, changedAt),
+      })
+    : undefined;
   let stopping = false;
   let retry: NodeJS.Timeout | undefined;
   /** The catalog tables come with the migrations; browse applies them too (locked), so it needs no worker first. */
   const startWhenReady = (): void => {
     if (!db) {
       crawler?.start();
+      feed?.start();
       return;
     }
     migrateToLatest(db).then(
       () => {
-        if (!stopping) crawler?.start();
+        if (stopping) return;
+        crawler?.start();
+        feed?.start();
       },
       (error: unknown) => {
         log.warn({ err: error, retryMs: MIGRATE_RETRY_MS }, 'Could not prepare the catalog tables, retrying');
@@ -89,6 +101,7 @@ export function createRegistryFeature(deps: RegistryFeatureDeps): RegistryFeatur
     async stop() {
       stopping = true;
       clearTimeout(retry);
+      await feed?.stop();
       await crawler?.stop();
       await postgres?.releasePassLease().catch(() => undefined);
       await crawlerClient?.close();

@@ -1,0 +1,44 @@
+// Which notification events change what the registry holds (manifest pushes, deletes): pure, like the pull rules.
+import { MANIFEST_MEDIA_TYPES } from './rules.js';
+import { isValidDigest, isValidRepository, isValidTag } from './reference.js';
+import { parseRfc3339 } from './timestamp.js';
+
+/** A repository whose tags or manifests changed: browse refreshes it instead of waiting for its next crawl. */
+export interface RegistryChange {
+  action: 'push' | 'delete';
+  repository: string;
+  tag?: string;
+  digest?: string;
+  /** The event's time in ms since the epoch (0 when it had none). */
+  time: number;
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The changes an envelope announces: pushes of a manifest (of any of the four types, by tag or by digest) and
+ * deletes (registry 2.8 sends a manifest delete with no media type, so every delete counts). Blob pushes, mounts and
+ * pulls are not changes. Events that name no valid repository are left out.
+ */
+export function registryChanges(body: unknown): RegistryChange[] {
+  if (!isObject(body) || !Array.isArray(body.events)) return [];
+  const changes: RegistryChange[] = [];
+  for (const event of body.events) {
+    if (!isObject(event) || !isObject(event.target)) continue;
+    const action = event.action;
+    const target = event.target;
+    if (action !== 'push' && action !== 'delete') continue;
+    if (action === 'push' && !(typeof target.mediaType === 'string' && MANIFEST_MEDIA_TYPES.has(target.mediaType))) continue;
+    const repository = target.repository;
+    if (typeof repository !== 'string' || !isValidRepository(repository)) continue;
+    const tag = typeof target.tag === 'string' && isValidTag(target.tag) ? target.tag : undefined;
+    const digest = typeof target.digest === 'string' && isValidDigest(target.digest) ? target.digest : undefined;
+    const parsed = typeof event.timestamp === 'string' ? parseRfc3339(event.timestamp) : undefined;
+    changes.push({ action, repository, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}), time: parsed?.epochMs ?? 0 });
+  }
+  return changes;
+}

@@ -68,8 +68,9 @@ export interface DailyDigestRow {
 }
 
 type CountTable = 'container_pull_metrics' | 'container_pull_checks';
+type Rollup = 'metrics_daily_arch' | 'metrics_daily_repo' | 'metrics_daily_tag';
 
-/** The filter as a WHERE condition on either count table (same columns). */
+/** The filter as a WHERE condition on a count table or a rollup (same column names). */
 function matches(filter: MetricsFilter, alias?: string): RawBuilder<unknown> {
   const col = (name: string) => sql.ref(alias ? `${alias}.${name}` : name);
   const parts = [sql`${col('pull_date')} between ${filter.from}::date and ${filter.to}::date`];
@@ -79,22 +80,28 @@ function matches(filter: MetricsFilter, alias?: string): RawBuilder<unknown> {
   return sql.join(parts, sql` and `);
 }
 
-const table = (name: CountTable) => sql.table(name);
+const table = (name: CountTable | Rollup) => sql.table(name);
+
+/**
+ * The smallest rollup (migrations/0005) that still has the columns the filter and the grouping need:
+ * per day and architecture; per repository too; per tag too. The rollups hold pulls and checks side by side.
+ */
+function rollupFor(filter: MetricsFilter, needs: { repository?: boolean; tag?: boolean } = {}): RawBuilder<unknown> {
+  if (filter.tag !== undefined || needs.tag) return table('metrics_daily_tag');
+  if (filter.repository !== undefined || needs.repository) return table('metrics_daily_repo');
+  return table('metrics_daily_arch');
+}
 
 /** Pulls and checks of every day in the range, days without any included as zeros. */
 export async function dailyPulls(db: Executor, filter: MetricsFilter): Promise<DailyRow[]> {
   const result = await sql<DailyRow>`
     with days as (
       select d::date as day from generate_series(${filter.from}::date, ${filter.to}::date, interval '1 day') as d
-    ), pulls as (
-      select pull_date, sum(pull_count) as n from ${table('container_pull_metrics')} where ${matches(filter)} group by pull_date
-    ), checks as (
-      select pull_date, sum(check_count) as n from ${table('container_pull_checks')} where ${matches(filter)} group by pull_date
+    ), counts as (
+      select pull_date, sum(pulls) as pulls, sum(checks) as checks from ${rollupFor(filter)} where ${matches(filter)} group by pull_date
     )
-    select to_char(days.day, 'YYYY-MM-DD') as date, coalesce(pulls.n, 0)::bigint as pulls, coalesce(checks.n, 0)::bigint as checks
-    from days
-    left join pulls on pulls.pull_date = days.day
-    left join checks on checks.pull_date = days.day
+    select to_char(days.day, 'YYYY-MM-DD') as date, coalesce(counts.pulls, 0)::bigint as pulls, coalesce(counts.checks, 0)::bigint as checks
+    from days left join counts on counts.pull_date = days.day
     order by days.day`.execute(db);
   return result.rows;
 }
@@ -102,47 +109,30 @@ export async function dailyPulls(db: Executor, filter: MetricsFilter): Promise<D
 /** The most pulled repositories, with their checks beside. */
 export async function topRepositories(db: Executor, filter: MetricsFilter, limit: number): Promise<RepositoryRow[]> {
   const result = await sql<RepositoryRow>`
-    with top as (
-      select repo_name, sum(pull_count)::bigint as pulls
-      from ${table('container_pull_metrics')} where ${matches(filter)}
-      group by repo_name order by pulls desc, repo_name limit ${limit}
-    )
-    select top.repo_name as repository, top.pulls,
-      coalesce((select sum(c.check_count) from ${table('container_pull_checks')} c
-                where c.repo_name = top.repo_name and ${matches(filter, 'c')}), 0)::bigint as checks
-    from top order by top.pulls desc, top.repo_name`.execute(db);
+    select repo_name as repository, sum(pulls)::bigint as pulls, sum(checks)::bigint as checks
+    from ${rollupFor(filter, { repository: true })} where ${matches(filter)}
+    group by repo_name having sum(pulls) > 0
+    order by pulls desc, repo_name limit ${limit}`.execute(db);
   return result.rows;
 }
 
 /** The most pulled tags (the guide's "most pulled images": repository and tag), with their checks beside. */
 export async function topTags(db: Executor, filter: MetricsFilter, limit: number): Promise<TagRow[]> {
   const result = await sql<TagRow>`
-    with top as (
-      select repo_name, tag, sum(pull_count)::bigint as pulls
-      from ${table('container_pull_metrics')} where ${matches(filter)}
-      group by repo_name, tag order by pulls desc, repo_name, tag limit ${limit}
-    )
-    select top.repo_name as repository, top.tag, top.pulls,
-      coalesce((select sum(c.check_count) from ${table('container_pull_checks')} c
-                where c.repo_name = top.repo_name and c.tag = top.tag and ${matches(filter, 'c')}), 0)::bigint as checks
-    from top order by top.pulls desc, top.repo_name, top.tag`.execute(db);
+    select repo_name as repository, tag, sum(pulls)::bigint as pulls, sum(checks)::bigint as checks
+    from ${rollupFor(filter, { tag: true })} where ${matches(filter)}
+    group by repo_name, tag having sum(pulls) > 0
+    order by pulls desc, repo_name, tag limit ${limit}`.execute(db);
   return result.rows;
 }
 
 /** Pulls per architecture and how many repositories were pulled on each, checks beside. */
 export async function pullsByArchitecture(db: Executor, filter: MetricsFilter): Promise<ArchitectureRow[]> {
   const result = await sql<ArchitectureRow>`
-    with pulls as (
-      select architecture, sum(pull_count)::bigint as pulls, count(distinct repo_name)::bigint as repositories
-      from ${table('container_pull_metrics')} where ${matches(filter)} group by architecture
-    ), checks as (
-      select architecture, sum(check_count)::bigint as checks
-      from ${table('container_pull_checks')} where ${matches(filter)} group by architecture
-    )
-    select coalesce(pulls.architecture, checks.architecture) as architecture,
-      coalesce(pulls.pulls, 0)::bigint as pulls, coalesce(checks.checks, 0)::bigint as checks,
-      coalesce(pulls.repositories, 0)::bigint as repositories
-    from pulls full join checks on checks.architecture = pulls.architecture
+    select architecture, sum(pulls)::bigint as pulls, sum(checks)::bigint as checks,
+      count(distinct repo_name) filter (where pulls > 0)::bigint as repositories
+    from ${rollupFor(filter, { repository: true })} where ${matches(filter)}
+    group by architecture
     order by pulls desc, checks desc, architecture`.execute(db);
   return result.rows;
 }
@@ -155,8 +145,8 @@ export async function imageArchitectures(
 ): Promise<TagArchitectureRow[]> {
   const result = await sql<TagArchitectureRow>`
     with rows as (
-      select tag, architecture, sum(pull_count)::bigint as pulls
-      from ${table('container_pull_metrics')} where ${matches(filter)} group by tag, architecture
+      select tag, architecture, sum(pulls)::bigint as pulls
+      from ${table('metrics_daily_tag')} where ${matches(filter)} group by tag, architecture having sum(pulls) > 0
     ), tags as (
       select tag from rows group by tag order by sum(pulls) desc, tag limit ${tagLimit}
     )
@@ -168,9 +158,9 @@ export async function imageArchitectures(
 /** Pulls per day and architecture (days and architectures without pulls are left out). */
 export async function dailyByArchitecture(db: Executor, filter: MetricsFilter): Promise<DailyArchitectureRow[]> {
   const result = await sql<DailyArchitectureRow>`
-    select to_char(pull_date, 'YYYY-MM-DD') as date, architecture, sum(pull_count)::bigint as pulls
-    from ${table('container_pull_metrics')} where ${matches(filter)}
-    group by pull_date, architecture order by pull_date, architecture`.execute(db);
+    select to_char(pull_date, 'YYYY-MM-DD') as date, architecture, sum(pulls)::bigint as pulls
+    from ${rollupFor(filter)} where ${matches(filter)}
+    group by pull_date, architecture having sum(pulls) > 0 order by pull_date, architecture`.execute(db);
   return result.rows;
 }
 
@@ -203,29 +193,37 @@ export async function tagDigestsDaily(db: Executor, filter: MetricsFilter & { re
   return result.rows;
 }
 
-/** Repository names with counts, starting with `prefix` (for the filter's autocomplete). */
+/**
+ * Repository names with counts, starting with `prefix` (for the filter's autocomplete): a skip scan over the
+ * rollup's repository index, one probe per name, so it stays fast however many rows each repository has.
+ */
 export async function suggestRepositories(db: Executor, prefix: string, limit: number): Promise<string[]> {
   const result = await sql<{ name: string }>`
-    select distinct repo_name as name from ${table('container_pull_metrics')}
-    where repo_name like ${escapeLike(prefix) + '%'} order by name limit ${limit}`.execute(db);
+    with recursive names(name) as (
+      (select repo_name collate "C" from metrics_daily_repo where repo_name collate "C" >= ${prefix} order by repo_name collate "C" limit 1)
+      union all
+      select (select repo_name collate "C" from metrics_daily_repo where repo_name collate "C" > names.name order by repo_name collate "C" limit 1)
+      from names where names.name is not null and starts_with(names.name, ${prefix})
+    )
+    select name from names where name is not null and starts_with(name, ${prefix}) limit ${limit}`.execute(db);
   return result.rows.map((row) => row.name);
 }
 
-/** One repository's tags with counts, starting with `prefix`. */
+/** One repository's tags with counts, starting with `prefix` (a skip scan, as above). */
 export async function suggestTags(db: Executor, repository: string, prefix: string, limit: number): Promise<string[]> {
   const result = await sql<{ name: string }>`
-    select distinct tag as name from ${table('container_pull_metrics')}
-    where repo_name = ${repository} and tag like ${escapeLike(prefix) + '%'} order by name limit ${limit}`.execute(db);
+    with recursive tags(name) as (
+      (select tag from metrics_daily_tag where repo_name = ${repository} and tag >= ${prefix} order by tag limit 1)
+      union all
+      select (select tag from metrics_daily_tag where repo_name = ${repository} and tag > tags.name order by tag limit 1)
+      from tags where tags.name is not null and starts_with(tags.name, ${prefix})
+    )
+    select name from tags where name is not null and starts_with(name, ${prefix}) limit ${limit}`.execute(db);
   return result.rows.map((row) => row.name);
 }
 
 /** Every architecture with counts. */
 export async function listArchitectures(db: Executor): Promise<string[]> {
-  const result = await sql<{ name: string }>`
-    select distinct architecture as name from ${table('container_pull_metrics')} order by name`.execute(db);
+  const result = await sql<{ name: string }>`select distinct architecture as name from metrics_daily_arch order by name`.execute(db);
   return result.rows.map((row) => row.name);
-}
-
-function escapeLike(value: string): string {
-  return value.replace(/[\\%_]/g, (char) => `\\${char}`);
 }

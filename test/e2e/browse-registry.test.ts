@@ -134,6 +134,6 @@ describe('browse follows registry pushes and deletes, and never counts as a pull
 
     const page = await fetch(`${browseUrl}/r/live/app`);
     const html = await page.text();
-    expect(html).to.include('Pulls 30d').and.include('Checks 30d').and.include('not pulled or checked in 30 days');
+    expect(html).to.include('Pulls 7d · 30d').and.include('Checks 7d · 30d').and.include('not pulled or checked in 30 days');
   });
 });

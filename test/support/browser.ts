@@ -1,6 +1,5 @@
 // Debian's headless Chromium driven by playwright-core, with the flags this closed network needs.
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { REPO_ROOT } from './processes.js';
@@ -18,7 +17,6 @@ export interface TestBrowser {
 }
 
 export async function launchBrowser(suite: string): Promise<TestBrowser> {
-  const profile = mkdtempSync(join(tmpdir(), 'staticreg-chromium-'));
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -30,8 +28,8 @@ export async function launchBrowser(suite: string): Promise<TestBrowser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      `--user-data-dir=${profile}`,
     ],
+    // playwright gives the browser a new empty profile of its own (it refuses --user-data-dir here).
   });
   const dir = join(SCREENSHOT_DIR, suite);
   mkdirSync(dir, { recursive: true });
@@ -53,7 +51,6 @@ export async function launchBrowser(suite: string): Promise<TestBrowser> {
     },
     async close() {
       await browser.close();
-      rmSync(profile, { recursive: true, force: true });
     },
   };
 }

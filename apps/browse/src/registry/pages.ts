@@ -167,7 +167,7 @@ export function repositoryPage(view: RepositoryView, state: CatalogState, now: n
   <td class="num" data-label="Size">${tag.size === undefined ? '' : formatBytes(tag.size)}</td>
   ${
     usage
-      ? html`<td class="num" data-label="Pulls 7d">${formatCount(tag.usage?.pulls7 ?? 0)}</td><td class="num" data-label="Pulls 30d">${formatCount(tag.usage?.pulls30 ?? 0)}</td><td class="num" data-label="Checks 7d">${formatCount(tag.usage?.checks7 ?? 0)}</td><td class="num" data-label="Checks 30d">${formatCount(tag.usage?.checks30 ?? 0)}</td><td data-label="Last seen">${lastSeenCell(tag.usage)}</td>`
+      ? html`<td class="num" data-label="Pulls 7d · 30d"><span class="pulls7">${formatCount(tag.usage?.pulls7 ?? 0)}</span> · <span class="pulls30">${formatCount(tag.usage?.pulls30 ?? 0)}</span></td><td class="num" data-label="Checks 7d · 30d"><span class="checks7">${formatCount(tag.usage?.checks7 ?? 0)}</span> · <span class="checks30">${formatCount(tag.usage?.checks30 ?? 0)}</span></td><td data-label="Last seen">${lastSeenCell(tag.usage)}</td>`
       : ''
   }
   <td data-label="Pull">${copyCommand(tag.pullCommand)}</td>
@@ -202,7 +202,7 @@ ${
     ? html`<p class="note">${view.unseenSince ? 'Every tag was pulled or checked in that time.' : 'This repository has no tags.'}</p>`
     : html`<div class="table-wrap"><table class="tags">
 <thead><tr>${sortHeader('Tag', 'name')}<th>Digest</th>${sortHeader('Created', 'created')}<th>Platforms</th><th class="num">Size</th>${
-        usage ? html`<th class="num">Pulls 7d</th>${sortHeader('Pulls 30d', 'pulls', 'num')}<th class="num">Checks 7d</th><th class="num">Checks 30d</th>${sortHeader('Last seen', 'last-seen')}` : ''
+        usage ? html`${sortHeader('Pulls 7d · 30d', 'pulls', 'num')}<th class="num">Checks 7d · 30d</th>${sortHeader('Last seen', 'last-seen')}` : ''
       }<th>Pull</th></tr></thead>
 <tbody>${rows}</tbody>
 </table></div>

@@ -146,11 +146,15 @@ describe('browse: registry pages and API (no database)', function () {
     });
     try {
       await waitForHttp(`http://127.0.0.1:${port}/healthz`, cold);
+      let last: unknown;
       const state = await eventually(async () => {
         const response = await fetch(`http://127.0.0.1:${port}/api/tree`);
         const body = (await response.json()) as { error?: string };
+        last = [response.status, body];
         return response.status === 503 && body.error?.includes('could not be read') ? body : undefined;
-      }, 30_000, 'a 503 naming the registry error');
+      }, 30_000, 'a 503 naming the registry error').catch((error: Error) => {
+        throw new Error(`${error.message}; last answer ${JSON.stringify(last)}\n${cold.output().slice(-2000)}`);
+      });
       expect(state?.error).to.match(/ECONNREFUSED/);
       const page = await fetch(`http://127.0.0.1:${port}/`);
       expect(page.status).to.equal(503);

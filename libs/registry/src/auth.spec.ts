@@ -37,10 +37,10 @@ describe('registry authentication helpers', () => {
   });
 
   it('reads token answers in both spellings, with a 60 s default lifetime', () => {
-    expect(parseTokenResponse({ token: 't', expires_in: 300 }, 0)).to.deep.equal({ token: 't', expiresIn: 300 });
-    expect(parseTokenResponse({ access_token: 'o' }, 0)).to.deep.equal({ token: 'o', expiresIn: 60 });
-    expect(parseTokenResponse({ token: '' }, 0)).to.equal(undefined);
-    expect(parseTokenResponse('nope', 0)).to.equal(undefined);
+    expect(parseTokenResponse({ token: 't', expires_in: 300, issued_at: '2001-01-01T00:00:00Z' })).to.deep.equal({ token: 't', expiresIn: 300 });
+    expect(parseTokenResponse({ access_token: 'o' })).to.deep.equal({ token: 'o', expiresIn: 60 });
+    expect(parseTokenResponse({ token: '' })).to.equal(undefined);
+    expect(parseTokenResponse('nope')).to.equal(undefined);
   });
 
   it('finds the next page in a Link header', () => {

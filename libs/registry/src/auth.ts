@@ -60,12 +60,15 @@ export class TokenCache {
     return cached.token;
   }
 
-  set(scope: string, token: string, lifetimeSeconds: number, issuedAt?: number): void {
+  /**
+   * The lifetime counts from now, when the token arrived, not from the service's `issued_at`: a token service whose
+   * clock is ahead or behind would otherwise hand out tokens that look expired (or eternal) here.
+   */
+  set(scope: string, token: string, lifetimeSeconds: number): void {
     const lifetimeMs = Math.max(1, lifetimeSeconds) * 1000;
-    const start = issuedAt !== undefined && issuedAt <= this.now() + 60_000 ? Math.min(issuedAt, this.now()) : this.now();
     const margin = Math.max(5000, lifetimeMs / 10);
     this.tokens.delete(scope);
-    this.tokens.set(scope, { token, expiresAt: start + lifetimeMs - margin });
+    this.tokens.set(scope, { token, expiresAt: this.now() + lifetimeMs - margin });
     while (this.tokens.size > this.maxEntries) this.tokens.delete(this.tokens.keys().next().value!);
   }
 
@@ -75,14 +78,13 @@ export class TokenCache {
 }
 
 /** The token service's answer: `token` (or the OAuth2 `access_token`), `expires_in` seconds (60 when absent). */
-export function parseTokenResponse(json: unknown, now: number): { token: string; expiresIn: number; issuedAt?: number } | undefined {
+export function parseTokenResponse(json: unknown): { token: string; expiresIn: number } | undefined {
   if (typeof json !== 'object' || json === null) return undefined;
   const body = json as Record<string, unknown>;
   const token = typeof body.token === 'string' && body.token !== '' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
   if (!token) return undefined;
   const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
-  const issued = typeof body.issued_at === 'string' ? Date.parse(body.issued_at) : NaN;
-  return Number.isFinite(issued) && issued <= now + 60_000 ? { token, expiresIn, issuedAt: issued } : { token, expiresIn };
+  return { token, expiresIn };
 }
 
 /** The `last` value of a `Link: </v2/_catalog?last=x&n=100>; rel="next"` header, and the link itself. */

@@ -127,7 +127,7 @@ export class RegistryClient {
   private readonly timeoutMs: number;
   private readonly dispatcher: Agent;
   private readonly tokens = new TokenCache();
-  private readonly pendingTokens = new Map<string, Promise<void>>();
+  private readonly pendingTokens = new Map<string, Promise<string>>();
   /** Learned from the first 401: basic credentials are then sent with every request, tokens looked up per scope. */
   private scheme: 'basic' | 'bearer' | undefined;
 
@@ -190,8 +190,10 @@ export class RegistryClient {
    */
   private async fetch(path: string, method: 'GET' | 'HEAD' = 'GET', accept?: string): Promise<Dispatcher.ResponseData> {
     const scope = scopeForPath(path);
+    // The token just obtained answers the retry even if it is too short-lived to be cached.
+    let fresh: string | undefined;
     for (let attempt = 0; ; attempt += 1) {
-      const authorization = this.authorization(scope);
+      const authorization = fresh ? `Bearer ${fresh}` : this.authorization(scope);
       const headers: Record<string, string> = { ...(accept ? { accept } : {}), ...(authorization ? { authorization } : {}) };
       let response = await this.exchange(method, `${this.baseUrl}${path}`, headers);
       for (let hops = 0; REDIRECTS.has(response.statusCode) && hops < MAX_REDIRECTS; hops += 1) {
@@ -208,29 +210,29 @@ export class RegistryClient {
       if (attempt > 0 || !challenge) {
         throw new RegistryError(`${method} ${path}: the registry refused our credentials (401)`, 401, 'unauthorized');
       }
-      await this.answer(challenge, scope, method, path);
+      fresh = await this.answer(challenge, scope, method, path);
     }
   }
 
-  private async answer(challenge: AuthChallenge, scope: string | undefined, method: string, path: string): Promise<void> {
+  /** Answers a challenge: basic credentials from now on, or a bearer token for the scope (returned). */
+  private async answer(challenge: AuthChallenge, scope: string | undefined, method: string, path: string): Promise<string | undefined> {
     if (challenge.scheme === 'basic') {
       if (!this.basicAuthorization()) {
         throw new RegistryError(`${method} ${path}: the registry asks for credentials (basic); set STATICREG_REGISTRY_USER and STATICREG_REGISTRY_PASSWORD`, 401, 'unauthorized');
       }
       if (this.scheme === 'basic') throw new RegistryError(`${method} ${path}: the registry refused our credentials (401)`, 401, 'unauthorized');
       this.scheme = 'basic';
-      return;
+      return undefined;
     }
     if (challenge.scheme === 'bearer') {
       this.scheme = 'bearer';
-      await this.obtainToken(challenge, scope);
-      return;
+      return this.obtainToken(challenge, scope);
     }
     throw new RegistryError(`${method} ${path}: unsupported authentication scheme ${challenge.scheme}`, 401, 'unauthorized');
   }
 
   /** Asks the token service named by the challenge; concurrent requests for one scope share one token request. */
-  private async obtainToken(challenge: AuthChallenge, scope: string | undefined): Promise<void> {
+  private async obtainToken(challenge: AuthChallenge, scope: string | undefined): Promise<string> {
     const tokenScope = challenge.params.scope ?? scope ?? '';
     const key = `${challenge.params.realm ?? ''} ${challenge.params.service ?? ''} ${tokenScope}`;
     const pending = this.pendingTokens.get(key);
@@ -240,7 +242,7 @@ export class RegistryClient {
     return work;
   }
 
-  private async requestToken(challenge: AuthChallenge, tokenScope: string, scope: string | undefined): Promise<void> {
+  private async requestToken(challenge: AuthChallenge, tokenScope: string, scope: string | undefined): Promise<string> {
     const realm = challenge.params.realm;
     let url: URL;
     try {
@@ -267,10 +269,11 @@ export class RegistryClient {
     } catch {
       throw new RegistryError(`token service ${url.host} sent no JSON`, undefined, 'invalid');
     }
-    const parsed = parseTokenResponse(json, Date.now());
+    const parsed = parseTokenResponse(json);
     if (!parsed) throw new RegistryError(`token service ${url.host} sent no token`, undefined, 'invalid');
-    this.tokens.set(tokenScope, parsed.token, parsed.expiresIn, parsed.issuedAt);
-    if (scope && scope !== tokenScope) this.tokens.set(scope, parsed.token, parsed.expiresIn, parsed.issuedAt);
+    this.tokens.set(tokenScope, parsed.token, parsed.expiresIn);
+    if (scope && scope !== tokenScope) this.tokens.set(scope, parsed.token, parsed.expiresIn);
+    return parsed.token;
   }
 
   /** Fails with the registry's status and error code unless the answer is 200. */

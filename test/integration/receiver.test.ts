@@ -10,7 +10,7 @@ import { createPullQueue, createRedisConnection, type PullJobData } from '@stati
 import { closeServer, listen } from '@staticreg/http';
 import { createReceiverApp, WEBHOOK_PATH } from '../../apps/receiver/src/app.js';
 import { loadScenario } from '../support/fixtures.js';
-import { freshRedis, TEST_REDIS_URL } from '../support/services.js';
+import { eventually, freshRedis, TEST_REDIS_URL } from '../support/services.js';
 import { createPrivateRedis, type PrivateRedis } from '../support/private-services.js';
 
 const V1 = 'application/vnd.docker.distribution.events.v1+json';
@@ -163,8 +163,11 @@ describe('receiver (real Redis)', () => {
 
   it('answers /healthz and /readyz', async () => {
     expect((await fetch(`${receiver.url}/healthz`)).status).to.equal(200);
-    const ready = await fetch(`${receiver.url}/readyz`);
-    expect(ready.status).to.equal(200);
+    // Ready once its Redis connection is up, which may take a moment after start.
+    const ready = await eventually(async () => {
+      const response = await fetch(`${receiver.url}/readyz`);
+      return response.status === 200 ? response : undefined;
+    }, 10_000, 'receiver ready');
     expect(await ready.json()).to.deep.equal({ status: 'ok', checks: { redis: 'ok' } });
   });
 

@@ -1,25 +1,18 @@
 -- Rollups of the count tables for the dashboard, kept exact by triggers, and the indexes its queries use.
 --
--- metrics_daily_tag   (day, repository, tag, architecture): the digest summed away
--- metrics_daily_repo  (day, repository, architecture):      the tag summed away too
--- metrics_daily_arch  (day, architecture):                  every repository summed
+-- metrics_daily_repo  (day, repository, architecture):   tags and digests summed away (about 1 row in 15)
+-- metrics_weekly_repo (ISO week, repository, architecture): the same per week, for ranges of whole weeks
+-- metrics_daily_arch  (day, architecture):               every repository summed (a few rows a day)
+-- metrics_weekly_tag  (ISO week, repository, tag):        pulls per tag and week, for the top-tags bound
+-- A rollup per day and tag would be nearly as large as the count table itself (a tag has one or two digests a
+-- day), so exact per-tag sums come from the count tables through the (repo_name, tag, pull_date) indexes below;
+-- metrics_weekly_tag only tells which tags can be in a top N (see libs/db/src/metrics-queries.repository.ts).
 -- Each holds pulls (from container_pull_metrics) and checks (from container_pull_checks). Statement-level
 -- triggers with transition tables add every change of the two count tables, positive or negative (the
 -- session policy takes counts back and adds them again; rows that reach 0 are deleted), so a rollup always
 -- equals the sum of its rows, whoever writes: the worker, retention, or a hand-made UPDATE. Rollup rows at 0
 -- pulls and 0 checks are deleted. A transaction-scoped advisory lock orders the writers of the rollups, so two
 -- workers whose batches touch the same days cannot deadlock on them.
-
-CREATE TABLE IF NOT EXISTS metrics_daily_tag (
-    pull_date    DATE   NOT NULL,
-    repo_name    TEXT   NOT NULL,
-    tag          TEXT   NOT NULL,
-    architecture TEXT   NOT NULL,
-    pulls        BIGINT NOT NULL DEFAULT 0,
-    checks       BIGINT NOT NULL DEFAULT 0,
-    PRIMARY KEY (pull_date, repo_name, tag, architecture)
-);
-CREATE INDEX IF NOT EXISTS idx_metrics_daily_tag_repo_tag_date ON metrics_daily_tag (repo_name, tag, pull_date) INCLUDE (architecture, pulls, checks);
 
 CREATE TABLE IF NOT EXISTS metrics_daily_repo (
     pull_date    DATE   NOT NULL,
@@ -29,7 +22,29 @@ CREATE TABLE IF NOT EXISTS metrics_daily_repo (
     checks       BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (pull_date, repo_name, architecture)
 );
-CREATE INDEX IF NOT EXISTS idx_metrics_daily_repo_repo_date ON metrics_daily_repo (repo_name COLLATE "C", pull_date) INCLUDE (architecture, pulls, checks);
+CREATE INDEX IF NOT EXISTS idx_metrics_daily_repo_repo_date ON metrics_daily_repo (repo_name, pull_date) INCLUDE (architecture, pulls, checks);
+-- Repository names in byte order, for the autocomplete's prefix skip scan whatever the database collation.
+CREATE INDEX IF NOT EXISTS idx_metrics_daily_repo_name_c ON metrics_daily_repo (repo_name COLLATE "C");
+
+CREATE TABLE IF NOT EXISTS metrics_weekly_repo (
+    week         DATE   NOT NULL,
+    repo_name    TEXT   NOT NULL,
+    architecture TEXT   NOT NULL,
+    pulls        BIGINT NOT NULL DEFAULT 0,
+    checks       BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (week, repo_name, architecture)
+);
+CREATE INDEX IF NOT EXISTS idx_metrics_weekly_repo_repo_week ON metrics_weekly_repo (repo_name, week) INCLUDE (architecture, pulls, checks);
+
+CREATE TABLE IF NOT EXISTS metrics_weekly_tag (
+    week      DATE   NOT NULL,
+    repo_name TEXT   NOT NULL,
+    tag       TEXT   NOT NULL,
+    pulls     BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (week, repo_name, tag)
+);
+CREATE INDEX IF NOT EXISTS idx_metrics_weekly_tag_week_pulls ON metrics_weekly_tag (week, pulls) INCLUDE (repo_name, tag);
+CREATE INDEX IF NOT EXISTS idx_metrics_weekly_tag_repo_week_pulls ON metrics_weekly_tag (repo_name, week, pulls) INCLUDE (tag);
 
 CREATE TABLE IF NOT EXISTS metrics_daily_arch (
     pull_date    DATE   NOT NULL,
@@ -39,26 +54,18 @@ CREATE TABLE IF NOT EXISTS metrics_daily_arch (
     PRIMARY KEY (pull_date, architecture)
 );
 
--- A tag's digests (tag-digests panel) straight from the count tables, by index only.
+-- One repository's tags, and a tag's digests, straight from the count tables by index only.
 CREATE INDEX IF NOT EXISTS idx_container_pull_metrics_repo_tag_date
     ON container_pull_metrics (repo_name, tag, pull_date) INCLUDE (digest, architecture, pull_count, updated_at);
 CREATE INDEX IF NOT EXISTS idx_container_pull_checks_repo_tag_date
     ON container_pull_checks (repo_name, tag, pull_date) INCLUDE (digest, architecture, check_count, updated_at);
 
--- Adds a set of changes (rows of the count tables with a signed count) to the three rollups.
--- kind: 'pulls' or 'checks'. The changes come as a JSON-free temp table to keep one code path.
+-- Adds the changes in the temp table metrics_rollup_changes (rows of a count table with a signed count) to the
+-- rollups, then drops it. kind: 'pulls' or 'checks'.
 CREATE OR REPLACE FUNCTION metrics_rollup_add(kind TEXT) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     -- One writer of the rollups at a time (released at commit); always taken before any rollup row.
     PERFORM pg_advisory_xact_lock(hashtextextended('staticreg.metrics_rollups', 0));
-
-    INSERT INTO metrics_daily_tag AS r (pull_date, repo_name, tag, architecture, pulls, checks)
-    SELECT pull_date, repo_name, tag, architecture,
-           CASE WHEN kind = 'pulls' THEN sum(n) ELSE 0 END, CASE WHEN kind = 'checks' THEN sum(n) ELSE 0 END
-    FROM metrics_rollup_changes GROUP BY pull_date, repo_name, tag, architecture HAVING sum(n) <> 0
-    ORDER BY pull_date, repo_name, tag, architecture
-    ON CONFLICT (pull_date, repo_name, tag, architecture) DO UPDATE
-        SET pulls = r.pulls + excluded.pulls, checks = r.checks + excluded.checks;
 
     INSERT INTO metrics_daily_repo AS r (pull_date, repo_name, architecture, pulls, checks)
     SELECT pull_date, repo_name, architecture,
@@ -67,6 +74,25 @@ BEGIN
     ORDER BY pull_date, repo_name, architecture
     ON CONFLICT (pull_date, repo_name, architecture) DO UPDATE
         SET pulls = r.pulls + excluded.pulls, checks = r.checks + excluded.checks;
+
+    INSERT INTO metrics_weekly_repo AS r (week, repo_name, architecture, pulls, checks)
+    SELECT date_trunc('week', pull_date)::date, repo_name, architecture,
+           CASE WHEN kind = 'pulls' THEN sum(n) ELSE 0 END, CASE WHEN kind = 'checks' THEN sum(n) ELSE 0 END
+    FROM metrics_rollup_changes GROUP BY 1, repo_name, architecture HAVING sum(n) <> 0
+    ORDER BY 1, 2, 3
+    ON CONFLICT (week, repo_name, architecture) DO UPDATE
+        SET pulls = r.pulls + excluded.pulls, checks = r.checks + excluded.checks;
+
+    IF kind = 'pulls' THEN
+        INSERT INTO metrics_weekly_tag AS r (week, repo_name, tag, pulls)
+        SELECT date_trunc('week', pull_date)::date, repo_name, tag, sum(n)
+        FROM metrics_rollup_changes GROUP BY 1, repo_name, tag HAVING sum(n) <> 0
+        ORDER BY 1, 2, 3
+        ON CONFLICT (week, repo_name, tag) DO UPDATE SET pulls = r.pulls + excluded.pulls;
+        DELETE FROM metrics_weekly_tag r
+        USING (SELECT DISTINCT date_trunc('week', pull_date)::date AS week, repo_name, tag FROM metrics_rollup_changes) c
+        WHERE r.week = c.week AND r.repo_name = c.repo_name AND r.tag = c.tag AND r.pulls = 0;
+    END IF;
 
     INSERT INTO metrics_daily_arch AS r (pull_date, architecture, pulls, checks)
     SELECT pull_date, architecture,
@@ -77,12 +103,12 @@ BEGIN
         SET pulls = r.pulls + excluded.pulls, checks = r.checks + excluded.checks;
 
     -- Rows with nothing left go, as in the count tables.
-    DELETE FROM metrics_daily_tag r USING (SELECT DISTINCT pull_date, repo_name, tag, architecture FROM metrics_rollup_changes) c
-    WHERE r.pull_date = c.pull_date AND r.repo_name = c.repo_name AND r.tag = c.tag AND r.architecture = c.architecture
-      AND r.pulls = 0 AND r.checks = 0;
     DELETE FROM metrics_daily_repo r USING (SELECT DISTINCT pull_date, repo_name, architecture FROM metrics_rollup_changes) c
     WHERE r.pull_date = c.pull_date AND r.repo_name = c.repo_name AND r.architecture = c.architecture
       AND r.pulls = 0 AND r.checks = 0;
+    DELETE FROM metrics_weekly_repo r
+    USING (SELECT DISTINCT date_trunc('week', pull_date)::date AS week, repo_name, architecture FROM metrics_rollup_changes) c
+    WHERE r.week = c.week AND r.repo_name = c.repo_name AND r.architecture = c.architecture AND r.pulls = 0 AND r.checks = 0;
     DELETE FROM metrics_daily_arch r USING (SELECT DISTINCT pull_date, architecture FROM metrics_rollup_changes) c
     WHERE r.pull_date = c.pull_date AND r.architecture = c.architecture AND r.pulls = 0 AND r.checks = 0;
 
@@ -148,20 +174,23 @@ CREATE TRIGGER metrics_rollup_checks_delete AFTER DELETE ON container_pull_check
 CREATE OR REPLACE FUNCTION metrics_rollups_rebuild() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('staticreg.metrics_rollups', 0));
-    TRUNCATE metrics_daily_tag, metrics_daily_repo, metrics_daily_arch;
-    INSERT INTO metrics_daily_tag (pull_date, repo_name, tag, architecture, pulls, checks)
-    SELECT pull_date, repo_name, tag, architecture, sum(pulls), sum(checks) FROM (
-        SELECT pull_date, repo_name, tag, architecture, pull_count::bigint AS pulls, 0::bigint AS checks FROM container_pull_metrics
-        UNION ALL
-        SELECT pull_date, repo_name, tag, architecture, 0, check_count FROM container_pull_checks
-    ) c GROUP BY pull_date, repo_name, tag, architecture HAVING sum(pulls) <> 0 OR sum(checks) <> 0;
+    TRUNCATE metrics_daily_repo, metrics_weekly_repo, metrics_daily_arch, metrics_weekly_tag;
     INSERT INTO metrics_daily_repo (pull_date, repo_name, architecture, pulls, checks)
-    SELECT pull_date, repo_name, architecture, sum(pulls), sum(checks) FROM metrics_daily_tag GROUP BY pull_date, repo_name, architecture;
+    SELECT pull_date, repo_name, architecture, sum(pulls), sum(checks) FROM (
+        SELECT pull_date, repo_name, architecture, pull_count::bigint AS pulls, 0::bigint AS checks FROM container_pull_metrics
+        UNION ALL
+        SELECT pull_date, repo_name, architecture, 0, check_count FROM container_pull_checks
+    ) c GROUP BY pull_date, repo_name, architecture HAVING sum(pulls) <> 0 OR sum(checks) <> 0;
+    INSERT INTO metrics_weekly_repo (week, repo_name, architecture, pulls, checks)
+    SELECT date_trunc('week', pull_date)::date, repo_name, architecture, sum(pulls), sum(checks) FROM metrics_daily_repo GROUP BY 1, 2, 3;
     INSERT INTO metrics_daily_arch (pull_date, architecture, pulls, checks)
     SELECT pull_date, architecture, sum(pulls), sum(checks) FROM metrics_daily_repo GROUP BY pull_date, architecture;
+    INSERT INTO metrics_weekly_tag (week, repo_name, tag, pulls)
+    SELECT date_trunc('week', pull_date)::date, repo_name, tag, sum(pull_count) FROM container_pull_metrics GROUP BY 1, 2, 3 HAVING sum(pull_count) <> 0;
 END $$;
 
 SELECT metrics_rollups_rebuild();
-ANALYZE metrics_daily_tag;
 ANALYZE metrics_daily_repo;
+ANALYZE metrics_weekly_repo;
 ANALYZE metrics_daily_arch;
+ANALYZE metrics_weekly_tag;

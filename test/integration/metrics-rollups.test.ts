@@ -2,7 +2,7 @@
 // retention, hand-made edits and concurrent writers (real Postgres).
 import { expect } from 'chai';
 import { sql } from 'kysely';
-import { addCounts, deleteCountsBefore, type Database } from '@staticreg/db';
+import { addCounts, deleteCountsBefore, topRepositories, topTags, type Database, type MetricsFilter } from '@staticreg/db';
 import type { PullCount } from '@staticreg/events';
 import type { Kysely } from 'kysely';
 import { createTestDatabase, type TestDatabase } from '../support/services.js';
@@ -41,16 +41,26 @@ async function differences(db: Kysely<Database>): Promise<string[]> {
         select pull_date, repo_name, tag, architecture, pull_count as pulls, 0 as checks from container_pull_metrics
         union all select pull_date, repo_name, tag, architecture, 0, check_count from container_pull_checks) c
       group by 1, 2, 3, 4
-    ), tag_diff as (
-      (select 'tag+', * from truth except select 'tag+', pull_date, repo_name, tag, architecture, pulls, checks from metrics_daily_tag)
-      union all
-      (select 'tag-', pull_date, repo_name, tag, architecture, pulls, checks from metrics_daily_tag except select 'tag-', * from truth)
     ), repo_truth as (
       select pull_date, repo_name, architecture, sum(pulls)::bigint as pulls, sum(checks)::bigint as checks from truth group by 1, 2, 3
     ), repo_diff as (
       (select 'repo+', * from repo_truth except select 'repo+', * from metrics_daily_repo)
       union all
       (select 'repo-', * from metrics_daily_repo except select 'repo-', * from repo_truth)
+    ), weekly_repo_truth as (
+      select date_trunc('week', pull_date)::date as week, repo_name, architecture, sum(pulls)::bigint as pulls, sum(checks)::bigint as checks
+      from truth group by 1, 2, 3
+    ), weekly_repo_diff as (
+      (select 'wrepo+', * from weekly_repo_truth except select 'wrepo+', * from metrics_weekly_repo)
+      union all
+      (select 'wrepo-', * from metrics_weekly_repo except select 'wrepo-', * from weekly_repo_truth)
+    ), weekly_tag_truth as (
+      select date_trunc('week', pull_date)::date as week, repo_name, tag, sum(pull_count)::bigint as pulls
+      from container_pull_metrics group by 1, 2, 3
+    ), weekly_tag_diff as (
+      (select 'wtag+', * from weekly_tag_truth except select 'wtag+', * from metrics_weekly_tag)
+      union all
+      (select 'wtag-', * from metrics_weekly_tag except select 'wtag-', * from weekly_tag_truth)
     ), arch_truth as (
       select pull_date, architecture, sum(pulls)::bigint as pulls, sum(checks)::bigint as checks from truth group by 1, 2
     ), arch_diff as (
@@ -58,15 +68,17 @@ async function differences(db: Kysely<Database>): Promise<string[]> {
       union all
       (select 'arch-', * from metrics_daily_arch except select 'arch-', * from arch_truth)
     )
-    select concat_ws(' ', d.*) as line from tag_diff d
-    union all select concat_ws(' ', d.*) from repo_diff d
+    select concat_ws(' ', d.*) as line from repo_diff d
+    union all select concat_ws(' ', d.*) from weekly_repo_diff d
+    union all select concat_ws(' ', d.*) from weekly_tag_diff d
     union all select concat_ws(' ', d.*) from arch_diff d`.execute(db);
   return result.rows.map((row) => row.line);
 }
 
 async function rollupRows(db: Kysely<Database>): Promise<number> {
   const result = await sql<{ n: number }>`
-    select (select count(*) from metrics_daily_tag) + (select count(*) from metrics_daily_repo) + (select count(*) from metrics_daily_arch) as n`.execute(db);
+    select (select count(*) from metrics_daily_repo) + (select count(*) from metrics_daily_arch)
+      + (select count(*) from metrics_weekly_repo) + (select count(*) from metrics_weekly_tag) as n`.execute(db);
   return Number(result.rows[0]!.n);
 }
 
@@ -160,9 +172,54 @@ describe('metrics rollups (real Postgres)', function () {
     expect(await rollupRows(database.db)).to.be.greaterThan(0);
   });
 
+  it('give the exact top tags and top repositories that a plain GROUP BY gives, for any range and filter', async () => {
+    const next = random(23);
+    const rows: PullCount[] = [];
+    // 40 days over 6 weeks, 30 repositories of Zipf-like popularity, a few tags and architectures each.
+    for (let day = 0; day < 40; day += 1) {
+      const pullDate = new Date(Date.UTC(2026, 1, 3) + day * 86_400_000).toISOString().slice(0, 10);
+      for (let r = 1; r <= 30; r += 1) {
+        for (let t = 1; t <= 1 + (30 % r); t += 1) {
+          for (const architecture of r < 10 ? ['amd64', 'arm64'] : ['amd64']) {
+            if (next() > 1.5 / Math.sqrt(r * t)) continue;
+            rows.push({ pullDate, repository: `org/repo-${r}`, tag: t === 1 ? 'latest' : `v${t}`, digest: digestOf(String(t)), architecture, count: 1 + Math.floor(next() * 40 / r) });
+          }
+        }
+      }
+    }
+    await addCounts(database.db, 'pull', sortCounts(rows));
+    const plainTop = async (filter: MetricsFilter, limit: number) =>
+      (await sql<{ repository: string; tag: string; pulls: number }>`
+        select repo_name as repository, tag, sum(pull_count)::int as pulls from container_pull_metrics
+        where pull_date between ${filter.from}::date and ${filter.to}::date
+          and (${filter.repository ?? null}::text is null or repo_name = ${filter.repository ?? null})
+          and (${filter.tag ?? null}::text is null or tag = ${filter.tag ?? null})
+          and (${filter.architecture ?? null}::text is null or architecture = ${filter.architecture ?? null})
+        group by 1, 2 order by pulls desc, repository, tag limit ${limit}`.execute(database.db)).rows;
+    const plainRepos = async (filter: MetricsFilter, limit: number) =>
+      (await sql<{ repository: string; pulls: number }>`
+        select repo_name as repository, sum(pull_count)::int as pulls from container_pull_metrics
+        where pull_date between ${filter.from}::date and ${filter.to}::date
+          and (${filter.architecture ?? null}::text is null or architecture = ${filter.architecture ?? null})
+        group by 1 order by pulls desc, repository limit ${limit}`.execute(database.db)).rows;
+    const ranges: Array<[string, string]> = [['2026-02-03', '2026-03-14'], ['2026-02-05', '2026-02-05'], ['2026-02-04', '2026-02-17'], ['2026-02-10', '2026-03-01'], ['2026-03-08', '2026-03-12']];
+    for (const [from, to] of ranges) {
+      for (const extra of [{}, { architecture: 'arm64' }, { repository: 'org/repo-1' }, { tag: 'latest' }, { repository: 'org/repo-3', architecture: 'amd64' }]) {
+        for (const limit of [1, 3, 10]) {
+          const filter: MetricsFilter = { from, to, ...extra };
+          const label = JSON.stringify({ ...filter, limit });
+          expect((await topTags(database.db, filter, limit)).map(({ repository, tag, pulls }) => ({ repository, tag, pulls })), label).to.deep.equal(await plainTop(filter, limit));
+          if (!('repository' in extra) && !('tag' in extra)) {
+            expect((await topRepositories(database.db, filter, limit)).map(({ repository, pulls }) => ({ repository, pulls })), label).to.deep.equal(await plainRepos(filter, limit));
+          }
+        }
+      }
+    }
+  });
+
   it('are built from the existing rows by metrics_rollups_rebuild()', async () => {
     for (const [i, key] of KEYS.entries()) await addCounts(database.db, 'pull', [{ ...key, count: i + 1 }]);
-    await sql`truncate metrics_daily_tag, metrics_daily_repo, metrics_daily_arch`.execute(database.db);
+    await sql`truncate metrics_daily_repo, metrics_daily_arch, metrics_weekly_repo, metrics_weekly_tag`.execute(database.db);
     expect(await differences(database.db)).to.not.deep.equal([]);
     await sql`select metrics_rollups_rebuild()`.execute(database.db);
     expect(await differences(database.db)).to.deep.equal([]);

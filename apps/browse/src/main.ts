@@ -3,7 +3,7 @@ import express from 'express';
 import { sql } from 'kysely';
 import { loadBrowseConfig } from '@staticreg/config';
 import { createLogger } from '@staticreg/log';
-import { createDb } from '@staticreg/db';
+import { createDb, METRICS_SESSION_OPTIONS } from '@staticreg/db';
 import { createPullQueue, createRedisConnection } from '@staticreg/queue';
 import { createHttpMetrics, createMetricsRegistry, METRICS_PATH, metricsHandler } from '@staticreg/observability';
 import { closeServer, listen, onShutdownSignal, runMain } from '@staticreg/http';
@@ -16,7 +16,12 @@ async function main(): Promise<void> {
   const log = createLogger('browse', config.logLevel);
   const redis = createRedisConnection(config.redisUrl, 'reader');
   const db = config.dbUrl
-    ? createDb({ url: config.dbUrl, applicationName: 'staticreg-browse', onPoolError: (error) => log.warn({ err: error }, 'Idle Postgres connection lost') })
+    ? createDb({
+        url: config.dbUrl,
+        applicationName: 'staticreg-browse',
+        sessionOptions: METRICS_SESSION_OPTIONS,
+        onPoolError: (error) => log.warn({ err: error }, 'Idle Postgres connection lost'),
+      })
     : undefined;
   let shuttingDown = false;
   const queue = createPullQueue(redis);

@@ -21,6 +21,8 @@ export interface DbOptions {
   applicationName: string;
   maxConnections?: number;
   statementTimeoutMs?: number;
+  /** Session settings sent at connect, e.g. '-c jit=off'. */
+  sessionOptions?: string;
   onPoolError?: (error: Error) => void;
 }
 
@@ -31,6 +33,7 @@ export function createDb(options: DbOptions): Kysely<Database> {
     max: options.maxConnections ?? 5,
     connectionTimeoutMillis: 5000,
     statement_timeout: options.statementTimeoutMs ?? 30_000,
+    ...(options.sessionOptions ? { options: options.sessionOptions } : {}),
     types: typeParsers,
   });
   // Idle clients report a lost server here; without a listener it would crash the process.

@@ -67,29 +67,99 @@ export interface DailyDigestRow {
   pulls: number;
 }
 
-type CountTable = 'container_pull_metrics' | 'container_pull_checks';
-type Rollup = 'metrics_daily_arch' | 'metrics_daily_repo' | 'metrics_daily_tag';
+/**
+ * Session settings for connections that run these queries: after the rollups every query reads a few thousand
+ * rows, where JIT compilation (tens to hundreds of ms) and parallel workers (tens of ms to start) cost more than
+ * they save. Measured in docs/performance.md.
+ */
+export const METRICS_SESSION_OPTIONS = '-c jit=off -c max_parallel_workers_per_gather=0';
 
-/** The filter as a WHERE condition on a count table or a rollup (same column names). */
-function matches(filter: MetricsFilter, alias?: string): RawBuilder<unknown> {
-  const col = (name: string) => sql.ref(alias ? `${alias}.${name}` : name);
-  const parts = [sql`${col('pull_date')} between ${filter.from}::date and ${filter.to}::date`];
-  if (filter.repository !== undefined) parts.push(sql`${col('repo_name')} = ${filter.repository}`);
-  if (filter.tag !== undefined) parts.push(sql`${col('tag')} = ${filter.tag}`);
-  if (filter.architecture !== undefined) parts.push(sql`${col('architecture')} = ${filter.architecture}`);
-  return sql.join(parts, sql` and `);
+type CountTable = 'container_pull_metrics' | 'container_pull_checks';
+type Rollup = 'metrics_daily_arch' | 'metrics_daily_repo' | 'metrics_weekly_repo' | 'metrics_weekly_tag';
+
+/** The filter's names (not its dates) as conditions; `only` picks the columns the table has. */
+function nameConditions(filter: MetricsFilter, only: ReadonlyArray<'repository' | 'tag' | 'architecture'> = ['repository', 'tag', 'architecture']): RawBuilder<unknown>[] {
+  const parts: RawBuilder<unknown>[] = [];
+  if (filter.repository !== undefined && only.includes('repository')) parts.push(sql`repo_name = ${filter.repository}`);
+  if (filter.tag !== undefined && only.includes('tag')) parts.push(sql`tag = ${filter.tag}`);
+  if (filter.architecture !== undefined && only.includes('architecture')) parts.push(sql`architecture = ${filter.architecture}`);
+  return parts;
+}
+
+/** The filter as a WHERE condition on a count table or a daily rollup (same column names). */
+function matches(filter: MetricsFilter): RawBuilder<unknown> {
+  return sql.join([sql`pull_date between ${filter.from}::date and ${filter.to}::date`, ...nameConditions(filter)], sql` and `);
+}
+
+const DAY_MS = 86_400_000;
+const shiftDays = (date: string, days: number): string => new Date(Date.parse(`${date}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
+/** 1 (Monday) to 7 (Sunday), as ISO weeks and Postgres' date_trunc('week') count. */
+const isoDay = (date: string): number => new Date(`${date}T00:00:00Z`).getUTCDay() || 7;
+
+export interface RangeSplit {
+  /** Mondays of the first and last whole ISO weeks inside the range, if it holds any. */
+  weeks?: { first: string; last: string };
+  /** The days outside those weeks (at most 6 at each end), or the whole range. */
+  days: Array<{ from: string; to: string }>;
+}
+
+/** Splits [from, to] into whole ISO weeks (read from the weekly rollups) and the days at either end. */
+export function splitRange(from: string, to: string): RangeSplit {
+  const firstMonday = shiftDays(from, (8 - isoDay(from)) % 7);
+  const lastSunday = shiftDays(to, -(isoDay(to) % 7));
+  if (firstMonday > shiftDays(lastSunday, -6)) return { days: [{ from, to }] };
+  const days: RangeSplit['days'] = [];
+  if (from < firstMonday) days.push({ from, to: shiftDays(firstMonday, -1) });
+  if (lastSunday < to) days.push({ from: shiftDays(lastSunday, 1), to });
+  return { weeks: { first: firstMonday, last: shiftDays(lastSunday, -6) }, days };
+}
+
+/** Mondays of every ISO week that overlaps [from, to]. */
+export function coveringWeeks(from: string, to: string): string[] {
+  const weeks: string[] = [];
+  for (let monday = shiftDays(from, 1 - isoDay(from)); monday <= to; monday = shiftDays(monday, 7)) weeks.push(monday);
+  return weeks;
 }
 
 const table = (name: CountTable | Rollup) => sql.table(name);
 
 /**
- * The smallest rollup (migrations/0005) that still has the columns the filter and the grouping need:
- * per day and architecture; per repository too; per tag too. The rollups hold pulls and checks side by side.
+ * Rows of (pull_date, repo_name, tag, architecture, pulls, checks) for the filter, from the smallest source that
+ * still has the columns the filter and the grouping need: the day-and-architecture rollup, the per-repository
+ * rollup (migrations/0005), or, when the tag matters, both count tables side by side.
  */
-function rollupFor(filter: MetricsFilter, needs: { repository?: boolean; tag?: boolean } = {}): RawBuilder<unknown> {
-  if (filter.tag !== undefined || needs.tag) return table('metrics_daily_tag');
-  if (filter.repository !== undefined || needs.repository) return table('metrics_daily_repo');
-  return table('metrics_daily_arch');
+function countsFor(filter: MetricsFilter, needs: { repository?: boolean; tag?: boolean } = {}): RawBuilder<unknown> {
+  if (filter.tag !== undefined || needs.tag) {
+    return sql`(
+      select pull_date, repo_name, tag, architecture, pull_count::bigint as pulls, 0::bigint as checks
+      from ${table('container_pull_metrics')} where ${matches(filter)}
+      union all
+      select pull_date, repo_name, tag, architecture, 0::bigint, check_count::bigint
+      from ${table('container_pull_checks')} where ${matches(filter)})`;
+  }
+  const rollup = filter.repository !== undefined || needs.repository ? table('metrics_daily_repo') : table('metrics_daily_arch');
+  return sql`(select * from ${rollup} where ${matches(filter)})`;
+}
+
+/**
+ * (repo_name, architecture, pulls, checks) over the range, for the panels that do not group by day: whole weeks
+ * from metrics_weekly_repo, the days at either end from metrics_daily_repo (at most 12 days of rows instead of 90).
+ */
+function repositoryCountsFor(filter: MetricsFilter): RawBuilder<unknown> {
+  if (filter.tag !== undefined) return countsFor(filter, { tag: true });
+  const names = nameConditions(filter, ['repository', 'architecture']);
+  const and = names.length > 0 ? sql` and ${sql.join(names, sql` and `)}` : sql``;
+  const split = splitRange(filter.from, filter.to);
+  const parts: RawBuilder<unknown>[] = [];
+  if (split.weeks) {
+    parts.push(sql`select repo_name, architecture, pulls, checks from ${table('metrics_weekly_repo')}
+      where week between ${split.weeks.first}::date and ${split.weeks.last}::date${and}`);
+  }
+  for (const days of split.days) {
+    parts.push(sql`select repo_name, architecture, pulls, checks from ${table('metrics_daily_repo')}
+      where pull_date between ${days.from}::date and ${days.to}::date${and}`);
+  }
+  return sql`(${sql.join(parts, sql` union all `)})`;
 }
 
 /** Pulls and checks of every day in the range, days without any included as zeros. */
@@ -98,7 +168,7 @@ export async function dailyPulls(db: Executor, filter: MetricsFilter): Promise<D
     with days as (
       select d::date as day from generate_series(${filter.from}::date, ${filter.to}::date, interval '1 day') as d
     ), counts as (
-      select pull_date, sum(pulls) as pulls, sum(checks) as checks from ${rollupFor(filter)} where ${matches(filter)} group by pull_date
+      select pull_date, sum(pulls) as pulls, sum(checks) as checks from ${countsFor(filter)} c group by pull_date
     )
     select to_char(days.day, 'YYYY-MM-DD') as date, coalesce(counts.pulls, 0)::bigint as pulls, coalesce(counts.checks, 0)::bigint as checks
     from days left join counts on counts.pull_date = days.day
@@ -110,48 +180,106 @@ export async function dailyPulls(db: Executor, filter: MetricsFilter): Promise<D
 export async function topRepositories(db: Executor, filter: MetricsFilter, limit: number): Promise<RepositoryRow[]> {
   const result = await sql<RepositoryRow>`
     select repo_name as repository, sum(pulls)::bigint as pulls, sum(checks)::bigint as checks
-    from ${rollupFor(filter, { repository: true })} where ${matches(filter)}
+    from ${repositoryCountsFor(filter)} c
     group by repo_name having sum(pulls) > 0
     order by pulls desc, repo_name limit ${limit}`.execute(db);
   return result.rows;
 }
 
-/** The most pulled tags (the guide's "most pulled images": repository and tag), with their checks beside. */
-export async function topTags(db: Executor, filter: MetricsFilter, limit: number): Promise<TagRow[]> {
+interface TagKey {
+  repository: string;
+  tag: string;
+}
+
+const tagKey = (key: TagKey) => `${key.repository}\u0000${key.tag}`;
+
+/** Exact pulls and checks of each (repository, tag) under the filter, from the count tables by index. */
+async function exactTagCounts(db: Executor, filter: MetricsFilter, keys: readonly TagKey[]): Promise<TagRow[]> {
+  if (keys.length === 0) return [];
+  const names = nameConditions(filter, ['architecture']);
+  const and = names.length > 0 ? sql` and ${sql.join(names, sql` and `)}` : sql``;
   const result = await sql<TagRow>`
-    select repo_name as repository, tag, sum(pulls)::bigint as pulls, sum(checks)::bigint as checks
-    from ${rollupFor(filter, { tag: true })} where ${matches(filter)}
-    group by repo_name, tag having sum(pulls) > 0
-    order by pulls desc, repo_name, tag limit ${limit}`.execute(db);
+    select k.repo_name as repository, k.tag, coalesce(p.n, 0)::bigint as pulls, coalesce(c.n, 0)::bigint as checks
+    from unnest(${keys.map((k) => k.repository)}::text[], ${keys.map((k) => k.tag)}::text[]) as k(repo_name, tag)
+    left join lateral (
+      select sum(pull_count) as n from ${table('container_pull_metrics')}
+      where repo_name = k.repo_name and tag = k.tag and pull_date between ${filter.from}::date and ${filter.to}::date${and}) p on true
+    left join lateral (
+      select sum(check_count) as n from ${table('container_pull_checks')}
+      where repo_name = k.repo_name and tag = k.tag and pull_date between ${filter.from}::date and ${filter.to}::date${and}) c on true`.execute(db);
   return result.rows;
+}
+
+const byPulls = (a: TagRow, b: TagRow) => b.pulls - a.pulls || (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : 0) || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0);
+
+/**
+ * The most pulled tags (the guide's "most pulled images": repository and tag), with their checks beside.
+ *
+ * Summing every tag over 90 days reads millions of rows, so the top N is found exactly with a bound instead:
+ * 1. guess: the tags most pulled in the last two weeks of the range (metrics_weekly_tag), summed exactly;
+ *    the N-th best of those, theta, is at most the N-th best of all tags;
+ * 2. a tag that reaches theta over the range has, in one of the m weeks overlapping it, at least theta/m pulls
+ *    (more with no architecture filter), so only tags with such a week can be in the top N;
+ * 3. those candidates are summed exactly and the best N kept.
+ */
+export async function topTags(db: Executor, filter: MetricsFilter, limit: number): Promise<TagRow[]> {
+  if (filter.repository !== undefined && filter.tag !== undefined) {
+    return (await exactTagCounts(db, filter, [{ repository: filter.repository, tag: filter.tag }])).filter((row) => row.pulls > 0);
+  }
+  const weeks = coveringWeeks(filter.from, filter.to);
+  const names = nameConditions(filter, ['repository', 'tag']);
+  const and = names.length > 0 ? sql` and ${sql.join(names, sql` and `)}` : sql``;
+  const guesses = await sql<{ repository: string; tag: string }>`
+    select distinct g.repository, g.tag from unnest(${weeks.slice(-2)}::date[]) as w(week)
+    cross join lateral (
+      select repo_name as repository, tag from ${table('metrics_weekly_tag')}
+      where week = w.week${and} order by pulls desc limit ${limit * 2}) g`.execute(db);
+  const exact = new Map<string, TagRow>();
+  for (const row of await exactTagCounts(db, filter, guesses.rows)) exact.set(tagKey(row), row);
+  const best = [...exact.values()].filter((row) => row.pulls > 0).sort(byPulls);
+  const theta = best.length >= limit ? best[limit - 1]!.pulls : 1;
+  const minimum = Math.ceil(theta / weeks.length);
+  const candidates = await sql<{ repository: string; tag: string }>`
+    select distinct c.repository, c.tag from unnest(${weeks}::date[]) as w(week)
+    cross join lateral (
+      select repo_name as repository, tag from ${table('metrics_weekly_tag')}
+      where week = w.week and pulls >= ${minimum}${and}) c`.execute(db);
+  const missing = candidates.rows.filter((key) => !exact.has(tagKey(key)));
+  for (const row of await exactTagCounts(db, filter, missing)) exact.set(tagKey(row), row);
+  return [...exact.values()].filter((row) => row.pulls > 0).sort(byPulls).slice(0, limit);
 }
 
 /** Pulls per architecture and how many repositories were pulled on each, checks beside. */
 export async function pullsByArchitecture(db: Executor, filter: MetricsFilter): Promise<ArchitectureRow[]> {
   const result = await sql<ArchitectureRow>`
     select architecture, sum(pulls)::bigint as pulls, sum(checks)::bigint as checks,
-      count(distinct repo_name) filter (where pulls > 0)::bigint as repositories
-    from ${rollupFor(filter, { repository: true })} where ${matches(filter)}
+      count(*) filter (where pulls > 0)::bigint as repositories
+    from (
+      -- One row per architecture and repository first: counting them is then a plain count (no sort for DISTINCT).
+      select architecture, repo_name, sum(pulls) as pulls, sum(checks) as checks
+      from ${repositoryCountsFor(filter)} c group by architecture, repo_name
+    ) per_repository
     group by architecture
     order by pulls desc, checks desc, architecture`.execute(db);
   return result.rows;
 }
 
-/** One repository's pulls per tag and architecture, for its `tagLimit` most pulled tags. */
+/** One repository's pulls per tag and architecture, for its `tagLimit` most pulled tags (found as in topTags). */
 export async function imageArchitectures(
   db: Executor,
   filter: MetricsFilter & { repository: string },
   tagLimit: number,
 ): Promise<TagArchitectureRow[]> {
+  const tags = (await topTags(db, filter, tagLimit)).map((row) => row.tag);
+  if (tags.length === 0) return [];
+  const names = nameConditions(filter, ['architecture']);
+  const and = names.length > 0 ? sql` and ${sql.join(names, sql` and `)}` : sql``;
   const result = await sql<TagArchitectureRow>`
-    with rows as (
-      select tag, architecture, sum(pulls)::bigint as pulls
-      from ${table('metrics_daily_tag')} where ${matches(filter)} group by tag, architecture having sum(pulls) > 0
-    ), tags as (
-      select tag from rows group by tag order by sum(pulls) desc, tag limit ${tagLimit}
-    )
-    select rows.tag, rows.architecture, rows.pulls from rows join tags using (tag)
-    order by rows.tag, rows.pulls desc, rows.architecture`.execute(db);
+    select tag, architecture, sum(pull_count)::bigint as pulls from ${table('container_pull_metrics')}
+    where repo_name = ${filter.repository} and tag = any(${tags}::text[])
+      and pull_date between ${filter.from}::date and ${filter.to}::date${and}
+    group by tag, architecture having sum(pull_count) > 0
+    order by tag, pulls desc, architecture`.execute(db);
   return result.rows;
 }
 
@@ -159,7 +287,7 @@ export async function imageArchitectures(
 export async function dailyByArchitecture(db: Executor, filter: MetricsFilter): Promise<DailyArchitectureRow[]> {
   const result = await sql<DailyArchitectureRow>`
     select to_char(pull_date, 'YYYY-MM-DD') as date, architecture, sum(pulls)::bigint as pulls
-    from ${rollupFor(filter)} where ${matches(filter)}
+    from ${countsFor(filter)} c
     group by pull_date, architecture having sum(pulls) > 0 order by pull_date, architecture`.execute(db);
   return result.rows;
 }
@@ -213,9 +341,9 @@ export async function suggestRepositories(db: Executor, prefix: string, limit: n
 export async function suggestTags(db: Executor, repository: string, prefix: string, limit: number): Promise<string[]> {
   const result = await sql<{ name: string }>`
     with recursive tags(name) as (
-      (select tag from metrics_daily_tag where repo_name = ${repository} and tag >= ${prefix} order by tag limit 1)
+      (select tag from container_pull_metrics where repo_name = ${repository} and tag >= ${prefix} order by tag limit 1)
       union all
-      select (select tag from metrics_daily_tag where repo_name = ${repository} and tag > tags.name order by tag limit 1)
+      select (select tag from container_pull_metrics where repo_name = ${repository} and tag > tags.name order by tag limit 1)
       from tags where tags.name is not null and starts_with(tags.name, ${prefix})
     )
     select name from tags where name is not null and starts_with(name, ${prefix}) limit ${limit}`.execute(db);

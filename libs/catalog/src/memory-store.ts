@@ -123,14 +123,21 @@ export class MemoryCatalogStore implements CatalogStore {
       const sorted = [...this.repos.keys()].sort();
       this.names = { sorted, lower: sorted.map((name) => name.toLowerCase()) };
     }
-    // Names are walked in order, so each rank's bucket is already sorted: no sort per query.
+    // Names are walked in order, so each rank's bucket is already sorted: no sort per query. A bucket keeps only as
+    // many names as the page could need from it; the others are only counted.
+    const wanted = offset + limit;
     const buckets: string[][] = [[], [], []];
+    const counts = [0, 0, 0];
     const { sorted, lower } = this.names;
     for (let i = 0; i < sorted.length; i += 1) {
-      if (lower[i]!.includes(needle)) buckets[searchRank(sorted[i]!, needle)]!.push(sorted[i]!);
+      const name = lower[i]!;
+      if (!name.includes(needle)) continue;
+      const rank = searchRank(name, needle);
+      counts[rank]! += 1;
+      if (buckets[rank]!.length < wanted) buckets[rank]!.push(sorted[i]!);
     }
-    const all = buckets.flat();
-    return { total: all.length, repositories: all.slice(offset, offset + limit).map((name) => this.info(this.repos.get(name)!)) };
+    const page = buckets.flat().slice(offset, wanted);
+    return { total: counts[0]! + counts[1]! + counts[2]!, repositories: page.map((name) => this.info(this.repos.get(name)!)) };
   }
 
   async getRepository(name: string): Promise<RepositoryInfo | undefined> {
@@ -242,7 +249,8 @@ export class MemoryCatalogStore implements CatalogStore {
     for (const details of manifests) {
       this.manifests.set(details.digest, summarize(details));
       await this.putDetails(details);
-      if (details.kind === 'index') for (const image of details.images) this.manifests.set(image.digest, summarize(image));
+      // An index's platforms are images in their own right (a tag may point at one): kept the same way.
+      if (details.kind === 'index') for (const image of details.images) await this.putDetails(image);
     }
     const state = this.addRepository(name);
     const room = this.options.maxTags - (this.totalTags - state.tags.size);

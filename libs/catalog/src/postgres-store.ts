@@ -264,9 +264,9 @@ export class PostgresCatalogStore implements CatalogStore {
       const inserted = await sql<{ name: string }>`
         insert into registry_repositories (name) select unnest(${part}::text[])
         on conflict (name) do nothing returning name`.execute(trx);
-      const fresh = inserted.rows.map((row) => row.name).sort();
-      if (fresh.length === 0) continue;
-      added += fresh.length;
+      const fresh = new Set(inserted.rows.map((row) => row.name));
+      if (fresh.size === 0) continue;
+      added += fresh.size;
       const paths = new Map<string, number>();
       for (const name of fresh) {
         if (!paths.has(name)) paths.set(name, 0);
@@ -281,7 +281,7 @@ export class PostgresCatalogStore implements CatalogStore {
         update registry_paths p set
           repositories_below = p.repositories_below + d.below,
           is_repository = p.is_repository or d.repository
-        from unnest(${sorted}::text[], ${sorted.map((path) => paths.get(path)!)}::int[], ${sorted.map((path) => fresh.includes(path))}::boolean[])
+        from unnest(${sorted}::text[], ${sorted.map((path) => paths.get(path)!)}::int[], ${sorted.map((path) => fresh.has(path))}::boolean[])
           as d(path, below, repository)
         where p.path = d.path`.execute(trx);
     }

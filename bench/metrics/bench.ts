@@ -163,7 +163,7 @@ export async function runMetricsBench(
   const migrateSeconds = (Date.now() - migrateStarted) / 1000;
   await sql`vacuum analyze`.execute(db);
   const rollupRows: Record<string, number> = {};
-  for (const table of ['metrics_daily_tag', 'metrics_daily_repo', 'metrics_daily_arch'] as const) {
+  for (const table of ['metrics_daily_repo', 'metrics_weekly_repo', 'metrics_daily_arch', 'metrics_weekly_tag'] as const) {
     rollupRows[table] = Number((await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(db)).rows[0]!.n);
   }
 

@@ -176,14 +176,60 @@ export async function dailyPulls(db: Executor, filter: MetricsFilter): Promise<D
   return result.rows;
 }
 
-/** The most pulled repositories, with their checks beside. */
-export async function topRepositories(db: Executor, filter: MetricsFilter, limit: number): Promise<RepositoryRow[]> {
+const byRepositoryPulls = (a: RepositoryRow, b: RepositoryRow) => b.pulls - a.pulls || (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : 0);
+
+/** Exact pulls and checks of each repository under the filter (no tag), from the daily rollup by index. */
+async function exactRepositoryCounts(db: Executor, filter: MetricsFilter, repositories: readonly string[]): Promise<RepositoryRow[]> {
+  if (repositories.length === 0) return [];
+  const names = nameConditions(filter, ['architecture']);
+  const and = names.length > 0 ? sql` and ${sql.join(names, sql` and `)}` : sql``;
   const result = await sql<RepositoryRow>`
     select repo_name as repository, sum(pulls)::bigint as pulls, sum(checks)::bigint as checks
-    from ${repositoryCountsFor(filter)} c
-    group by repo_name having sum(pulls) > 0
-    order by pulls desc, repo_name limit ${limit}`.execute(db);
+    from ${table('metrics_daily_repo')}
+    where repo_name = any(${[...repositories]}::text[]) and pull_date between ${filter.from}::date and ${filter.to}::date${and}
+    group by repo_name`.execute(db);
   return result.rows;
+}
+
+/**
+ * The most pulled repositories, with their checks beside. Without a repository or tag filter, found exactly with
+ * the weekly bound described at topTags (a week here is one row per architecture, so the bound is divided by the
+ * number of architectures too); with one, summed directly (few rows).
+ */
+export async function topRepositories(db: Executor, filter: MetricsFilter, limit: number): Promise<RepositoryRow[]> {
+  if (filter.repository !== undefined || filter.tag !== undefined) {
+    const result = await sql<RepositoryRow>`
+      select repo_name as repository, sum(pulls)::bigint as pulls, sum(checks)::bigint as checks
+      from ${repositoryCountsFor(filter)} c
+      group by repo_name having sum(pulls) > 0
+      order by pulls desc, repo_name limit ${limit}`.execute(db);
+    return result.rows;
+  }
+  const weeks = coveringWeeks(filter.from, filter.to);
+  const names = nameConditions(filter, ['architecture']);
+  const and = names.length > 0 ? sql` and ${sql.join(names, sql` and `)}` : sql``;
+  const guesses = await sql<{ repository: string }>`
+    select distinct g.repository from unnest(${weeks.slice(-2)}::date[]) as w(week)
+    cross join lateral (
+      select repo_name as repository from ${table('metrics_weekly_repo')}
+      where week = w.week${and} order by pulls desc limit ${limit * 2}) g`.execute(db);
+  const exact = new Map<string, RepositoryRow>();
+  for (const row of await exactRepositoryCounts(db, filter, guesses.rows.map((row) => row.repository))) exact.set(row.repository, row);
+  const best = [...exact.values()].filter((row) => row.pulls > 0).sort(byRepositoryPulls);
+  const theta = best.length >= limit ? best[limit - 1]!.pulls : 1;
+  const architectures =
+    filter.architecture !== undefined
+      ? 1
+      : Math.max(1, Number((await sql<{ n: number }>`select count(distinct architecture) as n from ${table('metrics_daily_arch')}`.execute(db)).rows[0]!.n));
+  const minimum = Math.ceil(theta / (weeks.length * architectures));
+  const candidates = await sql<{ repository: string }>`
+    select distinct c.repository from unnest(${weeks}::date[]) as w(week)
+    cross join lateral (
+      select repo_name as repository from ${table('metrics_weekly_repo')}
+      where week = w.week and pulls >= ${minimum}${and}) c`.execute(db);
+  const missing = candidates.rows.map((row) => row.repository).filter((repository) => !exact.has(repository));
+  for (const row of await exactRepositoryCounts(db, filter, missing)) exact.set(row.repository, row);
+  return [...exact.values()].filter((row) => row.pulls > 0).sort(byRepositoryPulls).slice(0, limit);
 }
 
 interface TagKey {

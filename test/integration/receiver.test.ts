@@ -168,7 +168,7 @@ describe('receiver (real Redis)', () => {
       const response = await fetch(`${receiver.url}/readyz`);
       return response.status === 200 ? response : undefined;
     }, 10_000, 'receiver ready');
-    expect(await ready.json()).to.deep.equal({ status: 'ok', checks: { redis: 'ok' } });
+    expect(await ready!.json()).to.deep.equal({ status: 'ok', checks: { redis: 'ok' } });
   });
 
   describe('with STATICREG_WEBHOOK_TOKEN', () => {

@@ -162,7 +162,7 @@ INSERT INTO registry_catalog_state (id) VALUES (1) ON CONFLICT (id) DO NOTHING;
 -- metrics_daily_repo  (day, repository, architecture):   tags and digests summed away (about 1 row in 15)
 -- metrics_weekly_repo (ISO week, repository, architecture): the same per week, for ranges of whole weeks
 -- metrics_daily_arch  (day, architecture):               every repository summed (a few rows a day)
--- metrics_weekly_tag  (ISO week, repository, tag):        pulls per tag and week, for the top-tags bound
+-- metrics_weekly_tag  (ISO week, repository, tag):        pulls per tag and week, for the top-N bound
 -- A rollup per day and tag would be nearly as large as the count table itself (a tag has one or two digests a
 -- day), so exact per-tag sums come from the count tables through the (repo_name, tag, pull_date) indexes below;
 -- metrics_weekly_tag only tells which tags can be in a top N (see libs/db/src/metrics-queries.repository.ts).
@@ -194,6 +194,7 @@ CREATE TABLE IF NOT EXISTS metrics_weekly_repo (
     PRIMARY KEY (week, repo_name, architecture)
 );
 CREATE INDEX IF NOT EXISTS idx_metrics_weekly_repo_repo_week ON metrics_weekly_repo (repo_name, week) INCLUDE (architecture, pulls, checks);
+CREATE INDEX IF NOT EXISTS idx_metrics_weekly_repo_week_pulls ON metrics_weekly_repo (week, pulls) INCLUDE (repo_name, architecture);
 
 CREATE TABLE IF NOT EXISTS metrics_weekly_tag (
     week      DATE   NOT NULL,

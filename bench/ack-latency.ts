@@ -30,6 +30,8 @@ import {
 export const ACK_REQUESTS = 5000;
 /** Requests sent first and not measured, so every server is measured warm (JIT, pools, Redis script cache). */
 export const ACK_WARMUP = 300;
+/** Requests sent to one design before the next design's turn. */
+const ACK_BLOCK = 250;
 const WEBHOOK_PATH = '/api/webhook/registry';
 /** Before each design is measured, wait (up to 10 s) for other work on the machine to die down. */
 const QUIET_BUSY_PCT = 15;
@@ -62,6 +64,7 @@ export interface AckRow {
 export interface AckResult {
   rows: AckRow[];
   floor: AckRow;
+  bareEnqueue: AckRow;
   expressOnly: AckRow;
   receiver: AckRow;
   receiverWithWorker: AckRow;
@@ -100,124 +103,173 @@ function postOnce(port: number, body: string): Promise<{ status: number; ms: num
   });
 }
 
-async function sendSerially(port: number, bodies: string[]): Promise<{ latencies: number[]; wallMs: number; errors: number }> {
-  const latencies: number[] = [];
-  let errors = 0;
-  const started = performance.now();
-  for (const body of bodies) {
-    const { status, ms } = await postOnce(port, body);
-    if (status !== 200) errors += 1;
-    latencies.push(ms);
-  }
-  return { latencies, wallMs: performance.now() - started, errors };
+/** A server under test: where to POST, and the processes whose CPU and memory count for it. */
+interface Design {
+  label: string;
+  port: number;
+  processes: BenchProcess[];
+  /** The shared services it calls: their CPU is split among the designs that call them. */
+  uses: Array<'redis' | 'postgres'>;
 }
 
-async function measure(
-  label: string,
-  port: number,
-  context: AckContext,
-  processes: BenchProcess[],
-  verify: () => Promise<string>,
-): Promise<AckRow> {
-  const bodies = freshBodies(context.captured, ACK_WARMUP + ACK_REQUESTS);
+interface Sample {
+  latencies: number[];
+  errors: number;
+}
+
+/**
+ * Sends `count` requests to each design, one request at a time, in blocks of ACK_BLOCK per design taken in turn:
+ * every design meets the machine in the same stretches of time, and each block runs warm (a request to another
+ * process every time would measure cold caches instead).
+ */
+async function sendInTurn(designs: Design[], bodies: string[][], from: number, count: number): Promise<Sample[]> {
+  const samples = designs.map((): Sample => ({ latencies: [], errors: 0 }));
+  for (let block = 0; block < count; block += ACK_BLOCK) {
+    for (const [index, design] of designs.entries()) {
+      for (let request = block; request < Math.min(count, block + ACK_BLOCK); request += 1) {
+        const { status, ms } = await postOnce(design.port, bodies[index]![from + request]!);
+        if (status !== 200) samples[index]!.errors += 1;
+        samples[index]!.latencies.push(ms);
+      }
+    }
+  }
+  return samples;
+}
+
+/** Warms every design up, then measures ACK_REQUESTS requests each, taken in turn; returns one row per design. */
+async function measure(designs: Design[], context: AckContext, verify: () => Promise<string[]>): Promise<AckRow[]> {
+  const bodies = designs.map(() => freshBodies(context.captured, ACK_WARMUP + ACK_REQUESTS));
+  const warmup = await sendInTurn(designs, bodies, 0, ACK_WARMUP);
   await waitForQuietMachine(QUIET_BUSY_PCT, QUIET_WAIT_MS);
-  const warmup = await sendSerially(port, bodies.slice(0, ACK_WARMUP));
-  const cpuSince = await meterCpu(
-    { ...Object.fromEntries(processes.map((proc) => [proc.name, proc.pid])), redis: context.redisPid },
-    { db: context.db, database: context.dbName },
-  );
-  const run = await sendSerially(port, bodies.slice(ACK_WARMUP));
+  const pids = Object.fromEntries(designs.flatMap((design) => design.processes.map((proc) => [proc.name, proc.pid])));
+  const cpuSince = await meterCpu({ ...pids, redis: context.redisPid }, { db: context.db, database: context.dbName });
+  const run = await sendInTurn(designs, bodies, ACK_WARMUP, ACK_REQUESTS);
   const cpu = await cpuSince();
-  const check = await verify();
-  const peakRss = Object.fromEntries(processes.map((proc) => [proc.name, proc.peakRssMiB()]));
+  const checks = await verify();
   const perRequest = (seconds: number) => (seconds * 1e6) / ACK_REQUESTS;
-  const row: AckRow = {
-    label,
-    summary: summarize(run.latencies, run.wallMs),
-    errors: warmup.errors + run.errors,
-    peakRss,
-    serverCpuUs: perRequest(processes.reduce((sum, proc) => sum + (cpu.seconds[proc.name] ?? 0), 0)),
-    redisCpuUs: perRequest(cpu.seconds.redis ?? 0),
-    postgresCpuUs: perRequest(cpu.seconds.postgres ?? 0),
-    otherPct: cpu.otherPct,
-    check,
-  };
-  progress(
-    `${label}: p50 ${fixed(row.summary.p50Ms)} ms, p99 ${fixed(row.summary.p99Ms)} ms, ${thousands(row.summary.eventsPerSecond)} events/s; ` +
-      `${check}; other load ${fixed(cpu.otherPct, 0)}%`,
-  );
-  return row;
+  const users = (service: 'redis' | 'postgres') => Math.max(1, designs.filter((design) => design.uses.includes(service)).length);
+  return designs.map((design, index) => {
+    const sample = run[index]!;
+    // The registry sends serially, so its rate is one over the mean latency: requests over their summed time.
+    const summary = summarize(sample.latencies, sample.latencies.reduce((sum, ms) => sum + ms, 0));
+    const row: AckRow = {
+      label: design.label,
+      summary,
+      errors: warmup[index]!.errors + sample.errors,
+      peakRss: Object.fromEntries(design.processes.map((proc) => [proc.name, proc.peakRssMiB()])),
+      serverCpuUs: perRequest(design.processes.reduce((sum, proc) => sum + (cpu.seconds[proc.name] ?? 0), 0)),
+      redisCpuUs: design.uses.includes('redis') ? perRequest(cpu.seconds.redis ?? 0) / users('redis') : 0,
+      postgresCpuUs: design.uses.includes('postgres') ? perRequest(cpu.seconds.postgres ?? 0) / users('postgres') : 0,
+      otherPct: cpu.otherPct,
+      check: checks[index] ?? '',
+    };
+    progress(
+      `${row.label}: p50 ${fixed(summary.p50Ms)} ms, p99 ${fixed(summary.p99Ms)} ms, ${thousands(summary.eventsPerSecond)} events/s; ` +
+        `${row.check}; other load ${fixed(cpu.otherPct, 0)}%`,
+    );
+    return row;
+  });
+}
+
+async function startServer(
+  name: string,
+  args: (port: number) => string[],
+  env: (port: number) => Record<string, string>,
+  readyPath: string,
+): Promise<{ proc: BenchProcess; port: number }> {
+  const port = await freePort();
+  const proc = startNode(name, args(port), env(port));
+  await waitForHttp(`http://127.0.0.1:${port}${readyPath}`, proc);
+  return { proc, port };
 }
 
 export async function runAckLatencyBench(context: AckContext): Promise<AckResult> {
   const sent = ACK_WARMUP + ACK_REQUESTS;
   const appEnv = (extra: Record<string, string>) => ({ STATICREG_REDIS_URL: BENCH_REDIS_URL, STATICREG_BIND: '127.0.0.1', ...extra });
-
-  // (b) the floor
   await context.resetStores();
-  let port = await freePort();
-  const floorProc = startNode('floor', benchServerArgs('floor.ts', String(port)), {});
-  await waitForHttp(`http://127.0.0.1:${port}/`, floorProc);
-  const floor = await measure('floor: bare node:http, read body, 200', port, context, [floorProc], async () => 'answers only');
-  await floorProc.stop();
 
-  // What Express, body parsing, the rules and the log line cost with no I/O: both designs below pay it.
-  port = await freePort();
-  const expressProc = startNode('express-none', benchServerArgs('express-ingest.ts', String(port), 'none'), {});
-  await waitForHttp(`http://127.0.0.1:${port}/healthz`, expressProc);
-  const expressOnly = await measure('Express + rules + log line, no I/O', port, context, [expressProc], async () => 'answers only');
-  await expressProc.stop();
-
-  // (a) the real receiver, built JS, default info logging to a file; nothing consumes the queue meanwhile.
-  await context.resetStores();
-  port = await freePort();
-  const receiverProc = startNode('receiver', ['apps/receiver/dist/main.js'], appEnv({ STATICREG_RECEIVER_PORT: String(port) }));
-  await waitForHttp(`http://127.0.0.1:${port}/readyz`, receiverProc);
-  const receiver = await measure('receiver (Express + enqueue to Redis)', port, context, [receiverProc], async () => {
-    const jobs = await jobsInQueue(context.queue);
-    if (jobs !== sent) throw new Error(`receiver enqueued ${jobs} jobs for ${sent} requests`);
-    return `${thousands(jobs)} jobs in Redis`;
-  });
-  await receiverProc.stop();
-
-  // (a') the same receiver while the real worker drains the queue into Postgres on the same two cores.
-  await context.resetStores();
-  port = await freePort();
-  const workerPort = await freePort();
-  const workerProc = startNode(
-    'worker-during-acks',
-    ['apps/worker/dist/main.js'],
-    appEnv({ STATICREG_DB_URL: context.dbUrl, STATICREG_WORKER_PORT: String(workerPort) }),
+  // Five designs side by side, each a process of its own, measured in turns of ACK_BLOCK requests.
+  const floor = await startServer('floor', (port) => benchServerArgs('floor.ts', String(port)), () => ({}), '/');
+  // The least a queueing receiver can do: node:http, JSON.parse, the rules and one enqueue; no Express, no log line.
+  const bare = await startServer('bare-enqueue', (port) => benchServerArgs('bare-enqueue.ts', String(port), BENCH_REDIS_URL), () => ({}), '/');
+  // What Express, body parsing, the rules and the log line cost with no I/O: the receiver and the synchronous design pay it.
+  const express = await startServer('express-none', (port) => benchServerArgs('express-ingest.ts', String(port), 'none'), () => ({}), '/healthz');
+  // The real receiver, built JS, default info logging to a file; nothing consumes the queue meanwhile.
+  const receiver = await startServer(
+    'receiver',
+    () => ['apps/receiver/dist/main.js'],
+    (port) => appEnv({ STATICREG_RECEIVER_PORT: String(port) }),
+    '/readyz',
   );
-  const receiverProc2 = startNode('receiver-with-worker', ['apps/receiver/dist/main.js'], appEnv({ STATICREG_RECEIVER_PORT: String(port) }));
-  await waitForHttp(`http://127.0.0.1:${workerPort}/readyz`, workerProc);
-  await waitForHttp(`http://127.0.0.1:${port}/readyz`, receiverProc2);
-  const receiverWithWorker = await measure(
-    'receiver, worker draining meanwhile',
-    port,
+  // The synchronous design: commit in the request.
+  const sync = await startServer(
+    'express-postgres',
+    (port) => benchServerArgs('express-ingest.ts', String(port), 'postgres', context.dbUrl),
+    () => ({}),
+    '/healthz',
+  );
+  const together = await measure(
+    [
+      { label: 'floor: bare node:http, read body, 200', port: floor.port, processes: [floor.proc], uses: [] },
+      { label: 'node:http + rules + enqueue, no Express', port: bare.port, processes: [bare.proc], uses: ['redis'] },
+      { label: 'Express + rules + log line, no I/O', port: express.port, processes: [express.proc], uses: [] },
+      { label: 'receiver (Express + enqueue to Redis)', port: receiver.port, processes: [receiver.proc], uses: ['redis'] },
+      { label: 'synchronous: Express + 1 PG tx/request', port: sync.port, processes: [sync.proc], uses: ['postgres'] },
+    ],
     context,
-    [receiverProc2, workerProc],
+    async () => {
+      const jobs = await jobsInQueue(context.queue);
+      if (jobs !== 2 * sent) throw new Error(`${jobs} jobs in Redis for ${2 * sent} requests to the two queueing designs`);
+      const counted = await totalPulls(context.db);
+      if (counted !== sent) throw new Error(`synchronous design counted ${counted} of ${sent}`);
+      const enqueued = `${thousands(jobs)} jobs in Redis from both`;
+      return ['answers only', enqueued, 'answers only', enqueued, `${thousands(counted)} pulls counted`];
+    },
+  );
+  await Promise.all([floor, bare, express, receiver, sync].map((server) => server.proc.stop()));
+
+  // The receiver again, alone, while the real worker drains the queue into Postgres on the same two cores.
+  await context.resetStores();
+  const worker = await startServer(
+    'worker-during-acks',
+    () => ['apps/worker/dist/main.js'],
+    (port) => appEnv({ STATICREG_DB_URL: context.dbUrl, STATICREG_WORKER_PORT: String(port) }),
+    '/readyz',
+  );
+  const receiver2 = await startServer(
+    'receiver-with-worker',
+    () => ['apps/receiver/dist/main.js'],
+    (port) => appEnv({ STATICREG_RECEIVER_PORT: String(port) }),
+    '/readyz',
+  );
+  const [withWorker] = await measure(
+    [
+      {
+        label: 'receiver alone, worker draining meanwhile',
+        port: receiver2.port,
+        processes: [receiver2.proc, worker.proc],
+        uses: ['redis', 'postgres'],
+      },
+    ],
+    context,
     async () => {
       // Every event id is claimed whatever the count policy; the pulls it yields depend on the policy.
       await waitFor(async () => (await processedEventIds(context.db)) === sent, 30_000, 'the worker to store every event');
-      return `${thousands(sent)} events stored by the worker, ${thousands(await totalPulls(context.db))} pulls`;
+      return [`${thousands(sent)} events stored by the worker, ${thousands(await totalPulls(context.db))} pulls`];
     },
   );
-  await Promise.all([receiverProc2.stop(), workerProc.stop()]);
+  await Promise.all([receiver2.proc.stop(), worker.proc.stop()]);
 
-  // (c) the synchronous design: commit in the request.
-  await context.resetStores();
-  port = await freePort();
-  const syncProc = startNode('express-postgres', benchServerArgs('express-ingest.ts', String(port), 'postgres', context.dbUrl), {});
-  await waitForHttp(`http://127.0.0.1:${port}/healthz`, syncProc);
-  const synchronous = await measure('synchronous: Express + 1 PG tx/request', port, context, [syncProc], async () => {
-    const counted = await totalPulls(context.db);
-    if (counted !== sent) throw new Error(`synchronous design counted ${counted} of ${sent}`);
-    return `${thousands(counted)} pulls counted`;
-  });
-  await syncProc.stop();
-
-  return { rows: [floor, expressOnly, receiver, receiverWithWorker, synchronous], floor, expressOnly, receiver, receiverWithWorker, synchronous };
+  const [floorRow, bareRow, expressRow, receiverRow, syncRow] = together as [AckRow, AckRow, AckRow, AckRow, AckRow];
+  return {
+    rows: [...together, withWorker!],
+    floor: floorRow,
+    bareEnqueue: bareRow,
+    expressOnly: expressRow,
+    receiver: receiverRow,
+    receiverWithWorker: withWorker!,
+    synchronous: syncRow,
+  };
 }
 
 export function formatAckTable(result: AckResult): string {

@@ -132,7 +132,10 @@ async function main(): Promise<void> {
 
   const targets: Array<[string, string, string]> = [];
   if (ack) {
-    console.log(`\n[1] serial ack latency (client: this process; servers: one process each; ${thousands(ACK_REQUESTS)} measured after warm-up)`);
+    console.log(
+      `\n[1] serial ack latency (client: this process; servers: one process each, the first five measured in turns of 250 requests; ` +
+        `${thousands(ACK_REQUESTS)} requests each after ${ACK_WARMUP} of warm-up)`,
+    );
     console.log(formatAckTable(ack));
     const { floor, receiver, synchronous } = ack;
     const p50Ratio = receiver.summary.p50Ms / floor.summary.p50Ms;

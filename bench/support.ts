@@ -103,12 +103,12 @@ export function machineCpu(): { busy: number; total: number } {
 }
 
 /**
- * Postgres processes working for the bench: the backends connected to its database, plus the shared
- * background processes (WAL writer, checkpointer...). Other databases' backends are other people's work.
+ * Postgres processes working for the bench: the backends (and their parallel or autovacuum workers) on its
+ * database, plus the shared background processes (WAL writer, checkpointer...). Other databases' are other work.
  */
 async function postgresPids(db: Kysely<Database>, database: string): Promise<number[]> {
   const result = await sql<{ pid: number }>`
-    select pid from pg_stat_activity where datname = ${database} or backend_type <> 'client backend'`.execute(db);
+    select pid from pg_stat_activity where datname = ${database} or datname is null`.execute(db);
   return result.rows.map((row) => row.pid);
 }
 

@@ -21,9 +21,11 @@ stop() {
 }
 trap stop TERM INT
 
-node apps/worker/dist/main.js & pids+=($!)
-node apps/receiver/dist/main.js & pids+=($!)
-node apps/browse/dist/main.js & pids+=($!)
+# Each app in a session of its own: a Ctrl-C (or a signal to the whole group) reaches this script only, which
+# passes one SIGTERM on; a second signal would make an app give up its clean shutdown.
+setsid node apps/worker/dist/main.js & pids+=($!)
+setsid node apps/receiver/dist/main.js & pids+=($!)
+setsid node apps/browse/dist/main.js & pids+=($!)
 # Whichever exits first (a crash, or a signal) stops the others.
 wait -n "${pids[@]}" || true
 stop

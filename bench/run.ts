@@ -31,11 +31,11 @@ const QUIET_BUSY_PCT = 15;
 const QUIET_WAIT_MS = 60_000;
 
 /** Worker settings tried by --investigate, each on the same 100,000 events. */
-const WORKER_VARIANTS: Array<{ label: string; env: Record<string, string> }> = [
+const WORKER_VARIANTS: Array<{ label: string; env: Record<string, string>; processes?: number }> = [
   { label: 'worker, STATICREG_LOG_LEVEL=warn', env: { STATICREG_LOG_LEVEL: 'warn' } },
+  { label: 'worker, STATICREG_BATCH_SIZE=250', env: { STATICREG_BATCH_SIZE: '250' } },
   { label: 'worker, STATICREG_BATCH_SIZE=1000', env: { STATICREG_BATCH_SIZE: '1000' } },
-  { label: 'worker, STATICREG_BATCH_SIZE=2000', env: { STATICREG_BATCH_SIZE: '2000' } },
-  { label: 'worker, BATCH_SIZE=2000, LOG_LEVEL=warn', env: { STATICREG_BATCH_SIZE: '2000', STATICREG_LOG_LEVEL: 'warn' } },
+  { label: 'two worker processes', env: {}, processes: 2 },
 ];
 
 /** Set on SIGINT/SIGTERM: the signal handler cleans up and exits, whatever the benches still throw. */
@@ -121,7 +121,9 @@ async function main(): Promise<void> {
       drains.push(await drainPerEvent(context, mix.events.slice(0, BASELINE_EVENTS)));
       drains.push(await drainNoop(context, mix.events.slice(0, NOOP_EVENTS)));
       if (investigate) {
-        for (const variant of WORKER_VARIANTS) variants.push(await drainWithRealWorker(context, mix.events, variant.label, variant.env));
+        for (const variant of WORKER_VARIANTS) {
+          variants.push(await drainWithRealWorker(context, mix.events, variant.label, variant.env, variant.processes));
+        }
       }
     }
   } finally {

@@ -21,8 +21,6 @@ export interface BenchProcess {
   logFile: string;
   /** VmHWM of /proc/<pid>/status: the peak resident set so far, in MiB. */
   peakRssMiB(): number;
-  /** User + system CPU seconds the process has used so far. */
-  cpuSeconds(): number;
   /** SIGTERM, then SIGKILL if it has not exited after `graceMs`; resolves with the exit code. */
   stop(graceMs?: number): Promise<number | null>;
 }
@@ -52,7 +50,6 @@ export function startNode(name: string, args: string[], env: Record<string, stri
     pid,
     logFile,
     peakRssMiB: () => peakRssMiB(pid),
-    cpuSeconds: () => cpuSeconds(pid),
     async stop(graceMs = 20_000) {
       running.delete(proc);
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;

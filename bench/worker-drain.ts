@@ -70,8 +70,9 @@ export interface DrainRow {
   stores: boolean;
   exact: boolean;
   metricRows: number;
+  /** The largest peak RSS of the consumer's processes. */
   peakRssMiB: number;
-  /** CPU seconds used during the drain by the consumer, Redis and all Postgres processes. */
+  /** CPU seconds used during the drain by the consumer's processes, Redis and the bench's Postgres processes. */
   consumerCpuS: number;
   redisCpuS: number;
   postgresCpuS: number;
@@ -103,8 +104,9 @@ async function enqueue(queue: Queue<PullJobData>, events: readonly PullEvent[]):
   return performance.now() - started;
 }
 
+/** The consumer's processes (one, unless a bench runs several workers side by side), ready when all are. */
 interface Consumer {
-  proc: BenchProcess;
+  procs: BenchProcess[];
   ready: Promise<void>;
 }
 
@@ -122,7 +124,7 @@ function startIpcConsumer(name: string, args: string[]): Consumer {
     proc.child.once('message', () => resolve());
     proc.child.once('exit', (code) => reject(new Error(`${name} exited with ${code}; see ${proc.logFile}`)));
   });
-  return { proc, ready };
+  return { procs: [proc], ready };
 }
 
 /**
@@ -143,15 +145,17 @@ async function drain(
 
   await waitForQuietMachine(QUIET_BUSY_PCT, QUIET_WAIT_MS);
   const spawned = performance.now();
-  const { proc, ready } = await startConsumer();
+  const { procs, ready } = await startConsumer();
   await ready;
   const readyAt = performance.now();
-  const cpuSince = await meterCpu({ consumer: proc.pid, redis: context.redisPid }, { db: context.db, database: context.dbName });
+  const pids = Object.fromEntries(procs.map((proc) => [proc.name, proc.pid]));
+  const cpuSince = await meterCpu({ ...pids, redis: context.redisPid }, { db: context.db, database: context.dbName });
 
   let counted = 0;
   const deadline = readyAt + DRAIN_TIMEOUT_MS;
   while (counted < events.length && performance.now() < deadline) {
-    if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited with ${proc.child.exitCode}; see ${proc.logFile}`);
+    const exited = procs.find((proc) => proc.child.exitCode !== null);
+    if (exited) throw new Error(`${exited.name} exited with ${exited.child.exitCode}; see ${exited.logFile}`);
     counted = await done(context, events.length);
     if (counted < events.length) await sleep(POLL_MS);
   }
@@ -168,10 +172,10 @@ async function drain(
     .select((eb) => eb.fn.countAll<string>().as('n'))
     .executeTakeFirstOrThrow();
   const jobs = await context.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed');
-  const peakRssMiB = proc.peakRssMiB();
-  await proc.stop();
+  const peakRssMiB = Math.max(...procs.map((proc) => proc.peakRssMiB()));
+  await Promise.all(procs.map((proc) => proc.stop()));
 
-  const log = readFileSync(proc.logFile, 'utf8');
+  const logs = procs.map((proc) => readFileSync(proc.logFile, 'utf8'));
   const drainMs = doneAt - readyAt;
   const row: DrainRow = {
     label,
@@ -190,14 +194,14 @@ async function drain(
     exact: countedInTime >= events.length && counted === events.length && (done === goneFromQueue || processed === events.length),
     metricRows: Number(rows.n),
     peakRssMiB,
-    consumerCpuS: cpu.seconds.consumer ?? 0,
+    consumerCpuS: procs.reduce((sum, proc) => sum + (cpu.seconds[proc.name] ?? 0), 0),
     redisCpuS: cpu.seconds.redis ?? 0,
     postgresCpuS: cpu.seconds.postgres ?? 0,
     machineBusyPct: cpu.machineBusyPct,
     otherPct: cpu.otherPct,
-    logLines: log.split('\n').filter((line) => line.includes('"msg":"Pull metrics updated"')).length,
-    logMiB: statSync(proc.logFile).size / (1024 * 1024),
-    settings: loggedSettings(log),
+    logLines: logs.reduce((sum, log) => sum + log.split('\n').filter((line) => line.includes('"msg":"Pull metrics updated"')).length, 0),
+    logMiB: procs.reduce((sum, proc) => sum + statSync(proc.logFile).size, 0) / (1024 * 1024),
+    settings: loggedSettings(logs[0] ?? ''),
   };
   progress(
     `${label}: ${thousands(row.counted)} counted in ${thousands(drainMs)} ms = ${thousands(row.eventsPerSecond)} events/s; ` +
@@ -206,23 +210,33 @@ async function drain(
   return row;
 }
 
-/** The real worker (apps/worker/dist/main.js) at its default settings unless `env` overrides some. */
+/**
+ * The real worker (apps/worker/dist/main.js) at its default settings unless `env` overrides some; `processes`
+ * workers side by side share the queue, as a deployment with several replicas would.
+ */
 export async function drainWithRealWorker(
   context: DrainContext,
   events: readonly PullEvent[],
   label = 'worker (batched, defaults)',
   env: Record<string, string> = {},
+  processes = 1,
 ): Promise<DrainRow> {
   return drain(label, context, events, async () => {
-    const port = await freePort();
-    const proc = startNode('worker-drain', ['apps/worker/dist/main.js'], {
-      STATICREG_DB_URL: context.dbUrl,
-      STATICREG_REDIS_URL: BENCH_REDIS_URL,
-      STATICREG_WORKER_PORT: String(port),
-      STATICREG_BIND: '127.0.0.1',
-      ...env,
-    });
-    return { proc, ready: waitForHttp(`http://127.0.0.1:${port}/readyz`, proc) };
+    const procs: BenchProcess[] = [];
+    const ready: Array<Promise<void>> = [];
+    for (let index = 0; index < processes; index += 1) {
+      const port = await freePort();
+      const proc = startNode(index === 0 ? 'worker-drain' : `worker-drain-${index + 1}`, ['apps/worker/dist/main.js'], {
+        STATICREG_DB_URL: context.dbUrl,
+        STATICREG_REDIS_URL: BENCH_REDIS_URL,
+        STATICREG_WORKER_PORT: String(port),
+        STATICREG_BIND: '127.0.0.1',
+        ...env,
+      });
+      procs.push(proc);
+      ready.push(waitForHttp(`http://127.0.0.1:${port}/readyz`, proc));
+    }
+    return { procs, ready: Promise.all(ready).then(() => undefined) };
   });
 }
 

@@ -5,23 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import {
-  dailyByArchitecture,
-  dailyPulls,
-  imageArchitectures,
-  MIGRATIONS_DIR,
-  METRICS_SESSION_OPTIONS,
-  migrateToLatest,
-  pullsByArchitecture,
-  suggestRepositories,
-  suggestTags,
-  tagDigests,
-  tagDigestsDaily,
-  topRepositories,
-  topTags,
-  type Database,
-  type MetricsFilter,
-} from '@staticreg/db';
+import { MIGRATIONS_DIR, METRICS_SESSION_OPTIONS, migrateToLatest, suggestRepositories, suggestTags, type Database, type MetricsFilter } from '@staticreg/db';
+import { PANELS, SUGGEST_LIMIT } from '../../apps/browse/src/dashboard/api.js';
+import { addDays, DEFAULT_LIMIT, type ParsedMetricsQuery } from '../../apps/browse/src/dashboard/params.js';
 import { generateMetrics, type Generated } from './generate.js';
 
 export const METRICS_ROWS = 10_000_000;
@@ -87,8 +73,6 @@ async function measure(name: string, variants: Array<[string, () => Promise<unkn
   all.sort((a, b) => a - b);
   return { name, variants: variants.length, runs: all.length, p50Ms: percentile(all, 50), p95Ms: percentile(all, 95), maxMs: all.at(-1)!, slowest };
 }
-
-const addDays = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 
 /** The guide's six queries, word for word (CURRENT_DATE is today, the last generated day). */
 const GUIDE_QUERIES: Array<[string, string]> = [
@@ -183,21 +167,22 @@ export async function runMetricsBench(
   const withRepository = (label: string) => label.startsWith('repository=') || label.includes(':');
   const withTag = (label: string) => label.includes(':');
   const { panelDb } = database;
-  const panelRuns: Array<[string, Array<[string, () => Promise<unknown>]>, (db: Kysely<Database>) => Promise<unknown>]> = [
-    ['daily', every((f) => dailyPulls(panelDb, f)), (d) => dailyPulls(d, range(90))],
-    ['top-repositories', every((f) => topRepositories(panelDb, f, 10)), (d) => topRepositories(d, range(90), 10)],
-    ['top-tags', every((f) => topTags(panelDb, f, 10)), (d) => topTags(d, range(90), 10)],
-    ['architectures', every((f) => pullsByArchitecture(panelDb, f)), (d) => pullsByArchitecture(d, range(90))],
-    ['image-architectures', every((f) => imageArchitectures(panelDb, f as MetricsFilter & { repository: string }, 20), withRepository), (d) => imageArchitectures(d, { ...range(90), repository: HOT }, 20)],
-    ['daily-architectures', every((f) => dailyByArchitecture(panelDb, f)), (d) => dailyByArchitecture(d, range(90))],
-    ['tag-digests', every((f) => tagDigests(panelDb, f as MetricsFilter & { repository: string; tag: string }), withTag), (d) => tagDigests(d, { ...range(90), repository: HOT, tag: 'latest' })],
-    ['tag-digests/daily', every((f) => tagDigestsDaily(panelDb, f as MetricsFilter & { repository: string; tag: string }), withTag), (d) => tagDigestsDaily(d, { ...range(90), repository: HOT, tag: 'latest' })],
+  type PanelRun = [string, Array<[string, () => Promise<unknown>]>, (db: Kysely<Database>) => Promise<unknown>];
+  // The API's own panel list: each panel's query, with the parameters it requires and its default limit.
+  const panelRuns: PanelRun[] = [
+    ...PANELS.map((panel): PanelRun => {
+      const needs = panel.require ?? [];
+      const query = (filter: MetricsFilter): ParsedMetricsQuery => ({ filter, days: undefined, limit: panel.defaultLimit ?? DEFAULT_LIMIT, format: 'json' });
+      const only = needs.includes('tag') ? withTag : needs.includes('repository') ? withRepository : undefined;
+      const planned: MetricsFilter = { ...range(90), ...(needs.includes('repository') ? { repository: HOT } : {}), ...(needs.includes('tag') ? { tag: 'latest' } : {}) };
+      return [panel.name, every((f) => panel.run(panelDb, query(f)), only), (d) => panel.run(d, query(planned))];
+    }),
     [
       'suggest/repositories',
-      ['', 't', 'team-1', 'team-13/image-1', 'zzz'].map((q): [string, () => Promise<unknown>] => [`q=${q}`, () => suggestRepositories(panelDb, q, 20)]),
-      (d) => suggestRepositories(d, 'team-1', 20),
+      ['', 't', 'team-1', 'team-13/image-1', 'zzz'].map((q): [string, () => Promise<unknown>] => [`q=${q}`, () => suggestRepositories(panelDb, q, SUGGEST_LIMIT)]),
+      (d) => suggestRepositories(d, 'team-1', SUGGEST_LIMIT),
     ],
-    ['suggest/tags', ['', '1.1', 'latest'].map((q): [string, () => Promise<unknown>] => [`${HOT} q=${q}`, () => suggestTags(panelDb, HOT, q, 20)]), (d) => suggestTags(d, HOT, '1.1', 20)],
+    ['suggest/tags', ['', '1.1', 'latest'].map((q): [string, () => Promise<unknown>] => [`${HOT} q=${q}`, () => suggestTags(panelDb, HOT, q, SUGGEST_LIMIT)]), (d) => suggestTags(d, HOT, '1.1', SUGGEST_LIMIT)],
   ];
   log(`every panel's query: ${RUNS} timed runs of each variant (7, 30 and 90 days; no filter, an architecture, a hot, a middling and a tail repository, a hot tag)`);
   const panels: Timing[] = [];

@@ -9,8 +9,9 @@ import type { Queue } from 'bullmq';
 import { createPullQueue, type PullJobData } from '@staticreg/queue';
 import { buildImage, buildIndex, writeOciLayout, type Platform } from '../support/oci-layout.js';
 import { freePort, REPO_ROOT, startApp, waitForHttp, type AppProcess } from '../support/processes.js';
-import { startRegistry, skopeo, type EndpointMetrics, type Registry } from '../support/registry.js';
-import { createTestDatabase, eventually, freshRedis, TEST_REDIS_URL, type TestDatabase } from '../support/services.js';
+import { queueDrained } from '../support/pull-queue.js';
+import { registryDelivered, startRegistry, skopeo, type Registry } from '../support/registry.js';
+import { createTestDatabase, freshRedis, TEST_REDIS_URL, type TestDatabase } from '../support/services.js';
 
 type Policy = 'sessions' | 'guide';
 
@@ -326,10 +327,10 @@ function countPolicySuite(policy: Policy): void {
       if (utcDate() !== pullDate) throw new Error(`the pulls straddled UTC midnight (${pullDate} -> ${utcDate()}); run the test again`);
 
       // The scenarios' events, then the worker's own registry reads (made while counting), all delivered and stored.
-      await registryDelivered();
-      await queueDrained();
-      await registryDelivered();
-      await queueDrained();
+      await registryDeliveredAll();
+      await queueDrained(queue, worker);
+      await registryDeliveredAll();
+      await queueDrained(queue, worker);
     });
 
     after(async function () {
@@ -341,38 +342,10 @@ function countPolicySuite(policy: Policy): void {
       if (workDir) await rm(workDir, { recursive: true, force: true });
     });
 
-    /** Resolves once the registry has delivered every event it queued, all accepted (as in registry-pulls.test.ts). */
-    async function registryDelivered(): Promise<EndpointMetrics> {
-      let last: EndpointMetrics | undefined;
-      let settled: EndpointMetrics | undefined;
-      try {
-        await eventually(async () => {
-          const metrics = await registry.notificationMetrics();
-          const done = metrics.Pending === 0 && metrics.Successes === metrics.Events;
-          if (done && last?.Events === metrics.Events) settled = metrics;
-          else await new Promise((resolve) => setTimeout(resolve, 150));
-          last = metrics;
-          return settled !== undefined;
-        });
-      } catch {
-        throw new Error(`the registry did not deliver every notification: ${JSON.stringify(last)}\n${registry.output().slice(-3000)}`);
-      }
-      expect(settled!.Statuses, 'answers to the registry').to.deep.equal({ '200 OK': settled!.Events });
-      return settled!;
-    }
-
-    /** Resolves once every enqueued job is done: a job completes only after its batch is committed. */
-    async function queueDrained(): Promise<void> {
-      let counts: Record<string, number> = {};
-      try {
-        await eventually(async () => {
-          counts = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed');
-          return Object.values(counts).every((count) => count === 0) || counts.failed! > 0;
-        });
-      } catch {
-        throw new Error(`pull jobs still queued: ${JSON.stringify(counts)}\n${worker.output().slice(-3000)}`);
-      }
-      expect(counts.failed, `failed pull jobs:\n${worker.output().slice(-3000)}`).to.equal(0);
+    /** Resolves once the registry has delivered every event it queued, all accepted. */
+    async function registryDeliveredAll(): Promise<void> {
+      const delivered = await registryDelivered(registry);
+      expect(delivered.Statuses, 'answers to the registry').to.deep.equal({ '200 OK': delivered.Events });
     }
 
     /** One HTTP request of a client; it must succeed, as every request a real client goes on from does. */

@@ -11,10 +11,10 @@ import { createPullQueue, type PullJobData } from '@staticreg/queue';
 import { FIXTURES_DIR } from '../support/fixtures.js';
 import { buildImage, buildIndex, writeOciLayout, type OciArtifact } from '../support/oci-layout.js';
 import { freePort, startApp, waitForHttp, type AppProcess } from '../support/processes.js';
-import { startRegistry, skopeo, type EndpointMetrics, type Registry } from '../support/registry.js';
+import { queueDrained } from '../support/pull-queue.js';
+import { registryDelivered, startRegistry, skopeo, type Registry } from '../support/registry.js';
 import {
   createTestDatabase,
-  eventually,
   freshRedis,
   metricRows,
   TEST_REDIS_URL,
@@ -120,48 +120,6 @@ describe('registry pulls end to end (docker-registry 2.8.2, skopeo, receiver, wo
     if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 
-  /**
-   * Resolves once the registry has delivered every event it queued. Pending counts events queued or in flight
-   * (it drops only once the retrying sink succeeded); Successes equal to Events rules out a dropped event.
-   * Two such readings in a row, because an event is queued a moment after its client request is answered.
-   */
-  async function registryDelivered(): Promise<EndpointMetrics> {
-    let last: EndpointMetrics | undefined;
-    let settled: EndpointMetrics | undefined;
-    try {
-      await eventually(async () => {
-        const metrics = await registry.notificationMetrics();
-        const done = metrics.Pending === 0 && metrics.Successes === metrics.Events;
-        if (done && last?.Events === metrics.Events) settled = metrics;
-        else await new Promise((resolve) => setTimeout(resolve, 150));
-        last = metrics;
-        return settled !== undefined;
-      });
-    } catch {
-      const metrics = JSON.stringify(last);
-      throw new Error(`the registry did not deliver every notification: ${metrics}\n${registry.output().slice(-3000)}`);
-    }
-    return settled!;
-  }
-
-  /**
-   * Resolves once every job the receiver enqueued is done: a job completes only after the batch holding it
-   * is committed, so the rows are final then. Call it only after the receiver acknowledged everything.
-   */
-  async function queueDrained(): Promise<void> {
-    let counts: Record<string, number> = {};
-    const finished = async (): Promise<boolean> => {
-      counts = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed');
-      return Object.values(counts).every((count) => count === 0) || counts.failed! > 0;
-    };
-    try {
-      await eventually(finished);
-    } catch {
-      throw new Error(`pull jobs still queued: ${JSON.stringify(counts)}\n${worker.output().slice(-3000)}`);
-    }
-    expect(counts.failed, `failed pull jobs:\n${worker.output().slice(-3000)}`).to.equal(0);
-  }
-
   /** A manifest request as docker sends it; returns what a client checks: the status and the digest served. */
   async function manifestRequest(method: 'GET' | 'HEAD', image: string, ref: string, userAgent: string): Promise<[number, string]> {
     const response = await fetch(`${registry.baseUrl}/v2/${image}/manifests/${ref}`, {
@@ -214,7 +172,7 @@ describe('registry pulls end to end (docker-registry 2.8.2, skopeo, receiver, wo
     expect(pulledByTag.mediaType).to.equal('application/vnd.oci.image.manifest.v1+json');
     if (firstDay !== lastDay) throw new Error(`the pulls straddled UTC midnight (${firstDay} -> ${lastDay}); run the test again`);
 
-    const delivered = await registryDelivered();
+    const delivered = await registryDelivered(registry);
     // Every notification was accepted on the first POST: the bearer token configured in the registry works.
     expect({ failures: delivered.Failures, errors: delivered.Errors, statuses: delivered.Statuses }).to.deep.equal({
       failures: 0,
@@ -231,7 +189,7 @@ describe('registry pulls end to end (docker-registry 2.8.2, skopeo, receiver, wo
     const ignored = receiver.logLines('Skipped event').filter((record) => record.reason === 'ignored-user-agent');
     expect(ignored, 'events skipped for their User-Agent').to.have.length(1);
 
-    await queueDrained();
+    await queueDrained(queue, worker);
     const row = (repo_name: string, digest: string, architecture: string, pull_count: number): MetricRow => ({
       pull_date: firstDay,
       repo_name,
@@ -268,7 +226,7 @@ describe('registry pulls end to end (docker-registry 2.8.2, skopeo, receiver, wo
       expect(answer, `delivery ${delivery}`).to.deep.equal([200, { eventsReceived: 1, eventsAccepted: 1, eventsSkipped: 0 }]);
     }
 
-    await queueDrained();
+    await queueDrained(queue, worker);
     const rows = await metricRows(database.db);
     expect(rows.length - rowsBefore, 'rows added').to.equal(1);
     expect(rows.filter((row) => row.repo_name === 'library/demo')).to.deep.equal([

@@ -3,10 +3,10 @@ import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { countSession, splitSessions, sumCounts, toSessionEvent, type PullEvent, type SessionEvent } from '@staticreg/events';
-import { createPullQueue, createRedisConnection } from '@staticreg/queue';
 import { startApp, type AppProcess } from '../support/processes.js';
 import { createTestDatabase, eventually, freshRedis, TEST_REDIS_URL, type TestDatabase } from '../support/services.js';
 import { enqueue, sessionTraffic } from '../support/pulls.js';
+import { queueCounts } from '../support/pull-queue.js';
 
 const ENV = {
   STATICREG_COUNT_POLICY: 'sessions',
@@ -37,17 +37,11 @@ async function storedCounts(database: TestDatabase): Promise<string[]> {
   return rows.rows.map((row) => row.line).sort();
 }
 
+/** Jobs still to do; a failed job fails the test. */
 async function pendingJobs(): Promise<number> {
-  const redis = createRedisConnection(TEST_REDIS_URL, 'reader');
-  const queue = createPullQueue(redis);
-  try {
-    const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed');
-    expect(counts.failed ?? 0).to.equal(0);
-    return (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0);
-  } finally {
-    await queue.close();
-    redis.disconnect();
-  }
+  const counts = await queueCounts();
+  expect(counts.failed).to.equal(0);
+  return counts.pending;
 }
 
 describe('worker, session policy (real Redis and Postgres)', function () {

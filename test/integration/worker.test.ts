@@ -10,6 +10,7 @@ import { startApp, type AppProcess } from '../support/processes.js';
 import { createTestDatabase, eventually, freshRedis, metricRows, TEST_REDIS_URL, totalPulls, type TestDatabase } from '../support/services.js';
 import { createPrivatePostgres, type PrivatePostgres } from '../support/private-services.js';
 import { enqueue, makePull, spreadPulls } from '../support/pulls.js';
+import { queueCounts } from '../support/pull-queue.js';
 
 const FAST_RECOVERY = {
   STATICREG_COUNT_POLICY: 'guide',
@@ -21,19 +22,6 @@ const FAST_RECOVERY = {
   STATICREG_BATCH_MAX_WAIT_MS: '50',
   STATICREG_LOG_LEVEL: 'debug',
 };
-
-async function queueCounts(): Promise<{ pending: number; failed: number }> {
-  const redis = createRedisConnection(TEST_REDIS_URL, 'reader');
-  const queue = createPullQueue(redis);
-  try {
-    const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed');
-    const pending = (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0);
-    return { pending, failed: counts.failed ?? 0 };
-  } finally {
-    await queue.close();
-    redis.disconnect();
-  }
-}
 
 async function queueEmpty(): Promise<boolean> {
   return (await queueCounts()).pending === 0;

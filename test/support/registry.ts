@@ -3,6 +3,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { eventually } from './services.js';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 export const SKOPEO_BIN = '/usr/bin/skopeo';
@@ -110,6 +111,29 @@ export async function startRegistry(options: RegistryOptions): Promise<Registry>
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * Resolves once the registry has delivered every event it queued. Pending counts events queued or in flight
+ * (it drops only once the retrying sink succeeded); Successes equal to Events rules out a dropped event.
+ * Two such readings in a row, because an event is queued a moment after its client request is answered.
+ */
+export async function registryDelivered(registry: Registry): Promise<EndpointMetrics> {
+  let last: EndpointMetrics | undefined;
+  let settled: EndpointMetrics | undefined;
+  try {
+    await eventually(async () => {
+      const metrics = await registry.notificationMetrics();
+      const done = metrics.Pending === 0 && metrics.Successes === metrics.Events;
+      if (done && last?.Events === metrics.Events) settled = metrics;
+      else await new Promise((resolve) => setTimeout(resolve, 150));
+      last = metrics;
+      return settled !== undefined;
+    });
+  } catch {
+    throw new Error(`the registry did not deliver every notification: ${JSON.stringify(last)}\n${registry.output().slice(-3000)}`);
+  }
+  return settled!;
 }
 
 /**

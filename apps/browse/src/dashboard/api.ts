@@ -130,7 +130,8 @@ export interface MetricsApiDeps {
   now?: () => Date;
 }
 
-const SUGGEST_LIMIT = 20;
+/** How many names a suggest endpoint answers. */
+export const SUGGEST_LIMIT = 20;
 const REPOSITORY_PREFIX = /^[a-z0-9._/-]{0,255}$/;
 const TAG_PREFIX = /^[\w.-]{0,128}$/;
 

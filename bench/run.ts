@@ -20,8 +20,9 @@ import {
 } from './worker-drain.js';
 import { METRICS_ROWS, TARGET_P95_MS } from './metrics/bench.js';
 import { runDashboardBench } from './metrics/run.js';
+import { BROWSE_TARGET_P95_MS, runBrowseBench } from './browse/run.js';
 
-/** `--only=ack`, `--only=drain` or `--only=metrics` runs one bench; `--investigate` adds worker runs with other settings. */
+/** `--only=ack`, `--only=drain`, `--only=metrics` or `--only=browse` runs one bench; `--investigate` adds worker runs with other settings. */
 const args = process.argv.slice(2);
 const only = args.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
 const investigate = args.includes('--investigate');
@@ -135,7 +136,7 @@ async function main(): Promise<void> {
   const targets: Array<[string, string, string]> = [];
   if (ack) {
     console.log(
-      `\n[1] serial ack latency (client: this process; servers: one process each, the first five measured in turns of 250 requests; ` +
+      `\n[1] serial ack latency (client: this process, a raw socket sending Go's request; servers: one process each, the first six measured in turns of 250 requests; ` +
         `${thousands(ACK_REQUESTS)} requests each after ${ACK_WARMUP} of warm-up)`,
     );
     console.log(formatAckTable(ack));
@@ -144,6 +145,9 @@ async function main(): Promise<void> {
     const speedup = receiver.summary.eventsPerSecond / synchronous.summary.eventsPerSecond;
     const speedupWithWorker = ack.receiverWithWorker.summary.eventsPerSecond / synchronous.summary.eventsPerSecond;
     targets.push(['receiver p50 within 1.5x of the floor', `${fixed(p50Ratio)}x`, verdict(p50Ratio <= 1.5)]);
+    // Context for that verdict: what one Redis round trip alone costs over the floor, with nothing else done.
+    const pingRatio = ack.redisRoundTrip.summary.p50Ms / floor.summary.p50Ms;
+    targets.push(['(floor + one Redis PING, for reference)', `${fixed(pingRatio)}x`, pingRatio <= 1.5 ? 'reachable' : 'floor+PING alone misses it']);
     targets.push(['receiver p99 under 3 ms', `${fixed(receiver.summary.p99Ms)} ms`, verdict(receiver.summary.p99Ms < 3)]);
     targets.push(['receiver p99 under 3 ms, worker draining', `${fixed(ack.receiverWithWorker.summary.p99Ms)} ms`, verdict(ack.receiverWithWorker.summary.p99Ms < 3)]);
     targets.push(['receiver >= 3x the synchronous events/s', `${fixed(speedup)}x`, verdict(speedup >= 3)]);
@@ -211,6 +215,17 @@ async function main(): Promise<void> {
     }
   }
   // ---- end of [4] ----
+
+  // ---- [5] browse pages at 100,000 repositories and 1,000,000 tags (bench/browse). Own registry, database and report. ----
+  if (only === undefined || only === 'browse') {
+    console.log('\n[5] browse pages from the catalog, in memory and in Postgres (bench/browse; also alone: node --import tsx --conditions=staticreg-source bench/browse/run.ts)');
+    const browse = await runBrowseBench({}, (line) => console.log(`  ${line}`));
+    for (const [store, pages] of [['memory', browse.memoryPages], ['Postgres', browse.postgresPages ?? []]] as const) {
+      const slowest = pages.filter((page) => !page.page.startsWith('baseline')).sort((a, b) => b.p95 - a.p95)[0];
+      if (slowest) targets.push([`browse, ${store} catalog: every page's p95 under ${BROWSE_TARGET_P95_MS} ms`, `slowest ${fixed(slowest.p95)} ms (${slowest.page})`, verdict(slowest.p95 < BROWSE_TARGET_P95_MS)]);
+    }
+  }
+  // ---- end of [5] ----
 
   if (targets.length > 0) {
     console.log('\ntargets');

@@ -1,11 +1,12 @@
 // A receiver without Express or a log line, for bench 1: node:http, JSON.parse, the rules, one enqueue, then 200.
+// With `ping` instead of an enqueue it sends one Redis PING: the least any design that acks after Redis must pay.
 import { createServer, type ServerResponse } from 'node:http';
 import { evaluateEnvelope } from '@staticreg/events';
 import { createPullQueue, createRedisConnection, enqueuePullEvents } from '@staticreg/queue';
 import { STATICREG_USER_AGENT_PRODUCT } from '@staticreg/config';
 
-const [portArg, redisUrl] = process.argv.slice(2);
-if (!portArg || !redisUrl) throw new Error('usage: bare-enqueue.ts <port> <redis url>');
+const [portArg, redisUrl, mode = 'enqueue'] = process.argv.slice(2);
+if (!portArg || !redisUrl || (mode !== 'enqueue' && mode !== 'ping')) throw new Error('usage: bare-enqueue.ts <port> <redis url> [enqueue|ping]');
 
 const redis = createRedisConnection(redisUrl, 'producer');
 const queue = createPullQueue(redis);
@@ -37,7 +38,7 @@ const server = createServer((req, res) => {
       answer(res, 400, { error: result.error });
       return;
     }
-    enqueuePullEvents(queue, result.accepted).then(
+    (mode === 'ping' ? redis.ping() : enqueuePullEvents(queue, result.accepted)).then(
       () => answer(res, 200, { eventsReceived: result.total, eventsAccepted: result.accepted.length, eventsSkipped: result.skipped.length }),
       () => answer(res, 503, { error: 'queue unavailable' }),
     );

@@ -4,7 +4,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { evaluateEnvelope, INVALID_REASONS, registryChanges, type RuleOptions, type SkipReason } from '@staticreg/events';
+import { evaluateEnvelope, INVALID_REASONS, type RuleOptions, type SkipReason } from '@staticreg/events';
 import { enqueuePullEvents, publishRegistryChanges, type IntakeRecorder, type PullJobData } from '@staticreg/queue';
 import { addHealthRoutes, errorHandler, HttpError, withTimeout } from '@staticreg/http';
 import { METRICS_PATH, metricsHandler, type HttpMetrics, type ReceiverEventMetrics, type Registry } from '@staticreg/observability';
@@ -90,7 +90,7 @@ export function createReceiverApp(deps: ReceiverDeps): Express {
       else log.debug(fields, 'Skipped event');
     }
     // Pushes and deletes (rare) also go to the stream browse follows; pull envelopes add no Redis round trip.
-    const changes = deps.changesStream ? registryChanges(req.body) : [];
+    const changes = deps.changesStream ? result.changes : [];
     try {
       await withTimeout(enqueuePullEvents(queue, result.accepted), deps.enqueueTimeoutMs, 'enqueue');
       if (changes.length > 0) await withTimeout(publishRegistryChanges(deps.redis, deps.changesStream!, changes), deps.enqueueTimeoutMs, 'publish');

@@ -6,3 +6,4 @@ export * from './timestamp.js';
 export * from './architecture.js';
 export * from './sessions.js';
 export * from './registry-changes.js';
+export * from './envelope.js';

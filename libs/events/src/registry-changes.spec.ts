@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { loadScenario, scenarios } from '../../../test/support/fixtures.js';
-import { registryChanges, type RegistryChange } from './registry-changes.js';
+import type { RegistryChange } from './registry-changes.js';
+import { evaluateEnvelope, registryChanges } from './envelope.js';
 
 // Per captured scenario, the changes each file announces, as "action repository[:tag][@first 4 hex of the digest]".
 const EXPECTED: Record<string, string[][]> = {
@@ -35,6 +36,12 @@ describe('registry changes (push and delete events)', () => {
     it(`finds the changes in ${scenario}`, () => {
       const found = loadScenario(scenario).map((file) => registryChanges(file.body).map(describeChange));
       expect(found).to.deep.equal(EXPECTED[scenario]);
+      // The receiver reads them in the same pass as the pulls: the same changes, in the same order.
+      const inOnePass = loadScenario(scenario).map((file) => {
+        const result = evaluateEnvelope(file.body, { ignoredUserAgents: [] });
+        return result.ok ? result.changes.map(describeChange) : [];
+      });
+      expect(inOnePass).to.deep.equal(EXPECTED[scenario]);
     });
   }
 
@@ -53,6 +60,9 @@ describe('registry changes (push and delete events)', () => {
       { action: 'push', repository: 'a/b', tag: 'v1', digest: `sha256:${'a'.repeat(64)}`, time: Date.UTC(2026, 10, 27, 9, 1, 34, 737) },
       { action: 'delete', repository: 'a/c', tag: 'old', time: 0 },
     ]);
+    const result = evaluateEnvelope(body, { ignoredUserAgents: [] });
+    expect(result.ok && result.changes).to.deep.equal(registryChanges(body));
+    expect(result.ok && result.skipped.length).to.equal(6);
     expect(registryChanges({})).to.deep.equal([]);
     expect(registryChanges(null)).to.deep.equal([]);
   });

@@ -20,25 +20,20 @@ function isObject(value: unknown): value is Json {
 }
 
 /**
- * The changes an envelope announces: pushes of a manifest (of any of the four types, by tag or by digest) and
- * deletes (registry 2.8 sends a manifest delete with no media type, so every delete counts). Blob pushes, mounts and
- * pulls are not changes. Events that name no valid repository are left out.
+ * The change one event announces, if any: a push of a manifest (of any of the four types, by tag or by digest) or a
+ * delete (registry 2.8 sends a manifest delete with no media type, so every delete counts). Blob pushes, mounts and
+ * pulls are not changes; an event that names no valid repository is none either.
  */
-export function registryChanges(body: unknown): RegistryChange[] {
-  if (!isObject(body) || !Array.isArray(body.events)) return [];
-  const changes: RegistryChange[] = [];
-  for (const event of body.events) {
-    if (!isObject(event) || !isObject(event.target)) continue;
-    const action = event.action;
-    const target = event.target;
-    if (action !== 'push' && action !== 'delete') continue;
-    if (action === 'push' && !(typeof target.mediaType === 'string' && MANIFEST_MEDIA_TYPES.has(target.mediaType))) continue;
-    const repository = target.repository;
-    if (typeof repository !== 'string' || !isValidRepository(repository)) continue;
-    const tag = typeof target.tag === 'string' && isValidTag(target.tag) ? target.tag : undefined;
-    const digest = typeof target.digest === 'string' && isValidDigest(target.digest) ? target.digest : undefined;
-    const parsed = typeof event.timestamp === 'string' ? parseRfc3339(event.timestamp) : undefined;
-    changes.push({ action, repository, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}), time: parsed?.epochMs ?? 0 });
-  }
-  return changes;
+export function registryChangeOf(event: unknown): RegistryChange | undefined {
+  if (!isObject(event) || !isObject(event.target)) return undefined;
+  const action = event.action;
+  const target = event.target;
+  if (action !== 'push' && action !== 'delete') return undefined;
+  if (action === 'push' && !(typeof target.mediaType === 'string' && MANIFEST_MEDIA_TYPES.has(target.mediaType))) return undefined;
+  const repository = target.repository;
+  if (typeof repository !== 'string' || !isValidRepository(repository)) return undefined;
+  const tag = typeof target.tag === 'string' && isValidTag(target.tag) ? target.tag : undefined;
+  const digest = typeof target.digest === 'string' && isValidDigest(target.digest) ? target.digest : undefined;
+  const parsed = typeof event.timestamp === 'string' ? parseRfc3339(event.timestamp) : undefined;
+  return { action, repository, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}), time: parsed?.epochMs ?? 0 };
 }

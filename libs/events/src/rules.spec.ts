@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { loadScenario, scenarios } from '../../../test/support/fixtures.js';
-import { evaluateEnvelope, evaluateEvent, type RuleOptions } from './rules.js';
+import { evaluateEvent, type RuleOptions } from './rules.js';
+import { evaluateEnvelope } from './envelope.js';
 
 const rules: RuleOptions = { ignoredUserAgents: ['staticreg/'] };
 const DOCKER_ARM64_UA =
@@ -157,6 +158,6 @@ describe('envelope evaluation', () => {
   });
 
   it('accepts an empty events array', () => {
-    expect(evaluateEnvelope({ events: [] }, rules)).to.deep.equal({ ok: true, accepted: [], skipped: [], total: 0 });
+    expect(evaluateEnvelope({ events: [] }, rules)).to.deep.equal({ ok: true, accepted: [], skipped: [], changes: [], total: 0 });
   });
 });

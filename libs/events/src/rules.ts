@@ -140,21 +140,3 @@ function referencesOf(target: unknown): ManifestReference[] | undefined {
   }
   return references.length > 0 ? references : undefined;
 }
-
-export type EnvelopeResult =
-  | { ok: true; accepted: PullEvent[]; skipped: Array<{ index: number; reason: SkipReason; eventId: string | undefined }>; total: number }
-  | { ok: false; error: string };
-
-/** Validates the `{"events": [...]}` envelope and applies the rules to each event, in order. */
-export function evaluateEnvelope(body: unknown, options: RuleOptions): EnvelopeResult {
-  if (!isObject(body)) return { ok: false, error: 'body must be a JSON object of the form {"events": [...]}' };
-  if (!Array.isArray(body.events)) return { ok: false, error: 'body must have an "events" array' };
-  const accepted: PullEvent[] = [];
-  const skipped: Array<{ index: number; reason: SkipReason; eventId: string | undefined }> = [];
-  body.events.forEach((raw: unknown, index: number) => {
-    const verdict = evaluateEvent(raw, options);
-    if (verdict.accepted) accepted.push(verdict.event);
-    else skipped.push({ index, reason: verdict.reason, eventId: verdict.eventId });
-  });
-  return { ok: true, accepted, skipped, total: body.events.length };
-}

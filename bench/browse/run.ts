@@ -1,35 +1,45 @@
 // Browse bench: a real docker-registry 2.8.2 on a generated store of 100,000 repositories and 1,000,000 tags.
 // Measures the catalog listing, the cold crawl rate, memory per tag of the in-memory catalog, and p50/p95 of home,
 // search and a 10,000-tag repository page served from that cache (baseline: /healthz on the same server).
-// Run: node --import tsx --conditions=staticreg-source bench/browse/run.ts [--storage=DIR] [--crawl-seconds=30]
+// Run: node --import tsx --conditions=staticreg-source bench/browse/run.ts [--storage=DIR] [--crawl-seconds=30] [--no-postgres]
+// (also part [5] of `make bench`, bench/run.ts --only=browse).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { Agent, request } from 'undici';
 import { STATICREG_USER_AGENT } from '@staticreg/config';
-import { Crawler, forEachConcurrently, MemoryCatalogStore, type CatalogStore, type ManifestDetails } from '@staticreg/catalog';
+import { Crawler, forEachConcurrently, MemoryCatalogStore, PostgresCatalogStore, type CatalogStore, type CatalogStats, type ManifestDetails } from '@staticreg/catalog';
+import { createDb, METRICS_SESSION_OPTIONS } from '@staticreg/db';
 import { listen, closeServer } from '@staticreg/http';
 import { RegistryClient } from '@staticreg/registry';
 import { createBrowseApp } from '../../apps/browse/src/app.js';
 import { createRegistryRouter, RegistryBrowser } from '../../apps/browse/src/registry/index.js';
 import { startTestRegistry } from '../../test/support/registry-servers.js';
-import { createTestDatabase } from '../../test/support/services.js';
+import { createTestDatabase, type TestDatabase } from '../../test/support/services.js';
+import { machineCpu, meterCpu, waitForQuietMachine } from '../support.js';
 import { fillPostgresCatalog } from './postgres.js';
-import { benchTargets, BIG_REPOSITORY, BIG_TAGS, generateStorage, REPOSITORIES, repositoryName, repositoryTags, TAGS } from './generate.js';
+import { benchTargets, BIG_REPOSITORY, generateStorage, REPOSITORIES, repositoryName, repositoryTags, TAGS } from './generate.js';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string): string => args.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
-const STORAGE_ROOT = option('storage', '/tmp/staticreg-bench-registry');
-const CRAWL_SECONDS = Number(option('crawl-seconds', '30'));
-const CONCURRENCY = Number(option('concurrency', '8'));
-const REQUESTS = Number(option('requests', '300'));
+export const BROWSE_TARGET_P95_MS = 100;
 const WARMUP = 30;
-const TARGET_P95_MS = 100;
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));
+/** Each store's pages start once the two cores are this idle (waiting up to 10 s); the load during each is reported. */
+const QUIET_BUSY_PCT = 15;
+
+export interface BrowseBenchOptions {
+  /** Where the generated registry store is kept between runs. */
+  storageRoot?: string;
+  crawlSeconds?: number;
+  concurrency?: number;
+  /** Timed requests per page, after 30 of warm-up. */
+  requests?: number;
+  /** Also measure the pages over the Postgres catalog (default true). */
+  postgres?: boolean;
+}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -50,17 +60,58 @@ function heapMiB(): number {
   return process.memoryUsage().heapUsed / 2 ** 20;
 }
 
-interface PageResult {
+export interface PageResult {
   page: string;
   path: string;
   p50: number;
   p95: number;
   max: number;
   bytes: number;
+  /** Both cores' busy share during this page's requests, and the part of it neither this process nor its Postgres backends used. */
+  machineBusyPct: number;
+  otherLoadPct: number;
+}
+
+export interface BrowseBenchResult {
+  /** Seconds spent writing the registry store, when this run wrote it. */
+  generateSeconds?: number;
+  listSeconds: number;
+  crawl: { repositories: number; tags: number; requests: number; seconds: number };
+  bigSeconds: number;
+  stats: CatalogStats;
+  heapBefore: number;
+  heapAfter: number;
+  bytesPerTag: number;
+  loadAverage: { start: number[]; end: number[] };
+  memoryPages: PageResult[];
+  postgresFillSeconds?: number;
+  postgresPages?: PageResult[];
+}
+
+/** CPU accounting for one page: this process (client and server) and, with a database, its Postgres backends. */
+async function meterLoad(postgres: TestDatabase | undefined): Promise<() => Promise<{ machineBusyPct: number; otherPct: number }>> {
+  if (postgres) return meterCpu({}, { db: postgres.db, database: postgres.name });
+  const machineBefore = machineCpu();
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  return async () => {
+    const machine = machineCpu();
+    const cpu = process.cpuUsage(cpuBefore);
+    const machineBusyPct = (100 * (machine.busy - machineBefore.busy)) / (machine.total - machineBefore.total);
+    const oursPct = (100 * (cpu.user + cpu.system)) / 1000 / ((performance.now() - started) * cpus().length);
+    return { machineBusyPct, otherPct: Math.max(0, machineBusyPct - oursPct) };
+  };
 }
 
 /** Serves the registry pages over `store` and times each path: sequential requests on one keep-alive connection. */
-async function measurePages(store: CatalogStore, crawlerStatus: () => Crawler['status'] | undefined, client: RegistryClient, pages: Array<[string, string]>): Promise<PageResult[]> {
+async function measurePages(
+  store: CatalogStore,
+  crawlerStatus: () => Crawler['status'] | undefined,
+  client: RegistryClient,
+  pages: Array<[string, string]>,
+  requests: number,
+  database: TestDatabase | undefined,
+): Promise<PageResult[]> {
   const browser = new RegistryBrowser({ store, live: client, crawlerStatus, pullHost: 'registry.example.com' });
   const app = createBrowseApp({ log: pino({ level: 'silent' }), probes: () => ({}), isShuttingDown: () => false, routers: [createRegistryRouter(browser)] });
   const server = await listen(app, 0, '127.0.0.1');
@@ -71,7 +122,9 @@ async function measurePages(store: CatalogStore, crawlerStatus: () => Crawler['s
     for (const [label, path] of pages) {
       const times: number[] = [];
       let bytes = 0;
-      for (let i = 0; i < WARMUP + REQUESTS; i += 1) {
+      let load: (() => Promise<{ machineBusyPct: number; otherPct: number }>) | undefined;
+      for (let i = 0; i < WARMUP + requests; i += 1) {
+        if (i === WARMUP) load = await meterLoad(database);
         const start = performance.now();
         const response = await request(`${base}${path}`, { dispatcher: agent });
         const body = await response.body.arrayBuffer();
@@ -80,8 +133,9 @@ async function measurePages(store: CatalogStore, crawlerStatus: () => Crawler['s
         if (i >= WARMUP) times.push(elapsed);
         bytes = body.byteLength;
       }
+      const { machineBusyPct, otherPct } = await load!();
       times.sort((a, b) => a - b);
-      results.push({ page: label, path, p50: percentile(times, 50), p95: percentile(times, 95), max: times.at(-1)!, bytes });
+      results.push({ page: label, path, p50: percentile(times, 50), p95: percentile(times, 95), max: times.at(-1)!, bytes, machineBusyPct, otherLoadPct: otherPct });
     }
   } finally {
     await agent.close();
@@ -90,41 +144,61 @@ async function measurePages(store: CatalogStore, crawlerStatus: () => Crawler['s
   return results;
 }
 
-function pageTable(results: PageResult[]): string {
+export function pageTable(results: PageResult[]): string {
   return table(
-    ['page', 'p50 ms', 'p95 ms', 'max ms', 'KiB', `p95 < ${TARGET_P95_MS} ms`],
-    results.map((row) => [row.page, fixed(row.p50, 2), fixed(row.p95, 2), fixed(row.max, 1), fixed(row.bytes / 1024), row.page.startsWith('baseline') ? '' : row.p95 < TARGET_P95_MS ? 'met' : 'NOT met']),
+    ['page', 'p50 ms', 'p95 ms', 'max ms', 'KiB', 'other load %', `p95 < ${BROWSE_TARGET_P95_MS} ms`],
+    results.map((row) => [
+      row.page,
+      fixed(row.p50, 2),
+      fixed(row.p95, 2),
+      fixed(row.max, 1),
+      fixed(row.bytes / 1024),
+      fixed(row.otherLoadPct, 0),
+      row.page.startsWith('baseline') ? '' : row.p95 < BROWSE_TARGET_P95_MS ? 'met' : 'NOT met',
+    ]),
   );
 }
 
-async function main(): Promise<void> {
+/**
+ * Lists, crawls and fills the catalog from the generated registry (written first if it is not there), then times the
+ * pages from the in-memory catalog and from the Postgres one. Prints as it goes through `log`; writes
+ * bench/results/browse.json.
+ */
+export async function runBrowseBench(options: BrowseBenchOptions = {}, log: (line: string) => void = console.log): Promise<BrowseBenchResult> {
+  const storageRoot = options.storageRoot ?? '/tmp/staticreg-bench-registry';
+  const crawlSeconds = options.crawlSeconds ?? 30;
+  const concurrency = options.concurrency ?? 8;
+  const requestsPerPage = options.requests ?? 300;
   const started = Date.now();
-  console.log('staticreg browse bench');
-  console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), ${fixed(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}`);
-  if (!global.gc) console.log('note: run with --expose-gc for exact heap figures');
+  const loadStart = loadavg();
+  log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), ${fixed(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}; load average ${loadStart.map((value) => fixed(value, 2)).join(' ')}`);
+  if (!global.gc) log('note: run with --expose-gc for exact heap figures');
 
-  const storage = join(STORAGE_ROOT, 'storage');
+  const storage = join(storageRoot, 'storage');
   mkdirSync(storage, { recursive: true });
   const generateStart = Date.now();
-  const wrote = generateStorage(storage, console.log);
-  console.log(
-    wrote
-      ? `generated ${thousands(REPOSITORIES)} repositories, ${thousands(TAGS)} tags in ${storage} (${fixed((Date.now() - generateStart) / 1000, 0)} s; kept for later runs)`
-      : `reusing the generated store in ${storage}`,
+  log(`registry store: ${storage} (written on the first run, about 10 minutes; kept and reused)`);
+  const wrote = generateStorage(storage, log);
+  const generateSeconds = wrote ? (Date.now() - generateStart) / 1000 : undefined;
+  log(
+    generateSeconds !== undefined
+      ? `generated ${thousands(REPOSITORIES)} repositories, ${thousands(TAGS)} tags in ${fixed(generateSeconds, 0)} s (kept for later runs)`
+      : `reusing the generated store (${thousands(REPOSITORIES)} repositories, ${thousands(TAGS)} tags)`,
   );
-  const registry = await startTestRegistry({ dir: STORAGE_ROOT });
+  const database = options.postgres === false ? undefined : await createTestDatabase();
+  const registry = await startTestRegistry({ dir: storageRoot });
   let requests = 0;
   const client = new RegistryClient({
     baseUrl: registry.baseUrl,
     userAgent: STATICREG_USER_AGENT,
-    connections: CONCURRENCY,
+    connections: concurrency,
     throttle: async () => {
       requests += 1;
     },
   });
   const heapBefore = heapMiB();
   const store = new MemoryCatalogStore({ maxTags: 2_000_000 });
-  const crawler = new Crawler({ registry: client, store, log: pino({ level: 'silent' }), concurrency: CONCURRENCY, intervalMs: 3_600_000 });
+  const crawler = new Crawler({ registry: client, store, log: pino({ level: 'silent' }), concurrency, intervalMs: 3_600_000 });
 
   try {
     // [1] The whole catalog, 1,000 names a page, following Link.
@@ -133,26 +207,26 @@ async function main(): Promise<void> {
     for await (const page of client.repositories(1000)) names.push(...page);
     const listSeconds = (performance.now() - t) / 1000;
     await store.syncRepositoryNames(names, Date.now());
-    console.log(`\n[1] catalog listing: ${thousands(names.length)} repositories in ${fixed(listSeconds)} s (${thousands(requests)} requests)`);
+    log(`[1] catalog listing: ${thousands(names.length)} repositories in ${fixed(listSeconds)} s (${thousands(requests)} requests)`);
 
     // [2] Cold crawl: empty cache, every repository read as the crawler does (tags list, GET each tag, describe new digests).
     requests = 0;
     let tagsRead = 0;
     let reposRead = 0;
-    const deadline = performance.now() + CRAWL_SECONDS * 1000;
+    const deadline = performance.now() + crawlSeconds * 1000;
     t = performance.now();
     const sample = names.filter((name) => name !== BIG_REPOSITORY);
-    await forEachConcurrently(sample, CONCURRENCY, async (name) => {
+    await forEachConcurrently(sample, concurrency, async (name) => {
       if (performance.now() > deadline) return;
       await crawler.refresh(name);
       reposRead += 1;
       tagsRead += (await store.getRepository(name))?.tagCount ?? 0;
     });
-    const crawlSeconds = (performance.now() - t) / 1000;
-    const crawl = { repositories: reposRead, tags: tagsRead, requests, seconds: crawlSeconds };
-    console.log(
-      `[2] cold crawl, unthrottled, ${CONCURRENCY} in flight: ${thousands(reposRead)} repositories, ${thousands(tagsRead)} tags, ${thousands(requests)} requests in ${fixed(crawlSeconds)} s` +
-        ` = ${thousands(requests / crawlSeconds)} requests/s, ${thousands(tagsRead / crawlSeconds)} tags/s; a full cold crawl of ${thousands(TAGS)} tags would take ~${fixed(TAGS / (tagsRead / crawlSeconds) / 60, 0)} min`,
+    const crawledSeconds = (performance.now() - t) / 1000;
+    const crawl = { repositories: reposRead, tags: tagsRead, requests, seconds: crawledSeconds };
+    log(
+      `[2] cold crawl, unthrottled, ${concurrency} in flight: ${thousands(reposRead)} repositories, ${thousands(tagsRead)} tags, ${thousands(requests)} requests in ${fixed(crawledSeconds)} s` +
+        ` = ${thousands(requests / crawledSeconds)} requests/s, ${thousands(tagsRead / crawledSeconds)} tags/s; a full cold crawl of ${thousands(TAGS)} tags would take ~${fixed(TAGS / (tagsRead / crawledSeconds) / 60, 0)} min`,
     );
 
     // [3] The 10,000-tag repository, read from the registry.
@@ -160,7 +234,7 @@ async function main(): Promise<void> {
     t = performance.now();
     await crawler.refresh(BIG_REPOSITORY);
     const bigSeconds = (performance.now() - t) / 1000;
-    console.log(`[3] ${BIG_REPOSITORY}: ${thousands((await store.getRepository(BIG_REPOSITORY))!.tagCount)} tags read in ${fixed(bigSeconds)} s (${thousands(requests)} requests)`);
+    log(`[3] ${BIG_REPOSITORY}: ${thousands((await store.getRepository(BIG_REPOSITORY))!.tagCount)} tags read in ${fixed(bigSeconds)} s (${thousands(requests)} requests)`);
 
     // [4] The rest of the cache, with exactly what the crawler would store (every tag points at one of 20 manifests,
     // all described by the crawl above), so the pages are measured over 1,000,000 tags without an hour of crawling.
@@ -176,7 +250,7 @@ async function main(): Promise<void> {
     const stats = await store.stats();
     const heapAfter = heapMiB();
     const bytesPerTag = ((heapAfter - heapBefore) * 2 ** 20) / stats.tags;
-    console.log(
+    log(
       `[4] cache filled: ${thousands(stats.repositories)} repositories, ${thousands(stats.tags)} tags, ${stats.manifests} manifests (${fixed((performance.now() - t) / 1000)} s); ` +
         `heap ${fixed(heapBefore, 0)} -> ${fixed(heapAfter, 0)} MiB = ${fixed(bytesPerTag, 0)} bytes per tag`,
     );
@@ -196,50 +270,95 @@ async function main(): Promise<void> {
       [`${BIG_REPOSITORY} JSON`, `/api/r/${BIG_REPOSITORY}`],
       ['tag page (index)', `/r/${BIG_REPOSITORY}/-/tags/build-16`],
     ];
-    const memoryPages = await measurePages(store, () => crawler.status, client, pages);
-    console.log(`\n[5] pages from the in-memory cache (${thousands(stats.tags)} tags): ${REQUESTS} sequential requests each after ${WARMUP} warm-up, keep-alive`);
-    console.log(pageTable(memoryPages));
+    const quietMemory = await waitForQuietMachine(QUIET_BUSY_PCT, 10_000);
+    const memoryPages = await measurePages(store, () => crawler.status, client, pages, requestsPerPage, database);
+    log('');
+    log(`[5] pages from the in-memory cache (${thousands(stats.tags)} tags): ${requestsPerPage} sequential requests each after ${WARMUP} warm-up, keep-alive; machine ${fixed(quietMemory, 0)}% busy before`);
+    for (const line of pageTable(memoryPages).split('\n')) log(line);
 
-    // [6] The same pages from the Postgres catalog, plus the sorts and the filter that need pull counts.
+    // [6] The same pages from the Postgres catalog, plus the sorts and the filter that need pull counts, read over a pool
+    // with browse's own session settings (no JIT, no parallel workers).
     let postgresPages: PageResult[] | undefined;
     let postgresFillSeconds: number | undefined;
-    if (!args.includes('--no-postgres')) {
-      const database = await createTestDatabase();
+    if (database) {
+      const manifests: ManifestDetails[] = [];
+      for (const target of targets) manifests.push((await store.getDetails(`sha256:${target.hex}`))!);
+      t = performance.now();
+      await fillPostgresCatalog(database.db, names, manifests, targets.map((target) => `sha256:${target.hex}`));
+      postgresFillSeconds = (performance.now() - t) / 1000;
+      const browseDb = createDb({ url: database.url, applicationName: 'staticreg-bench-browse', sessionOptions: METRICS_SESSION_OPTIONS });
       try {
-        const manifests: ManifestDetails[] = [];
-        for (const target of targets) manifests.push((await store.getDetails(`sha256:${target.hex}`))!);
-        t = performance.now();
-        const postgres = await fillPostgresCatalog(database.db, names, manifests, targets.map((target) => `sha256:${target.hex}`));
-        postgresFillSeconds = (performance.now() - t) / 1000;
+        const postgres = new PostgresCatalogStore(browseDb, { owner: 'bench' });
         const pgStats = await postgres.stats();
         if (pgStats.tags !== stats.tags || pgStats.repositories !== stats.repositories) throw new Error(`Postgres holds ${pgStats.repositories} repositories, ${pgStats.tags} tags`);
-        postgresPages = await measurePages(postgres, () => crawler.status, client, [
-          ...pages,
-          [`${BIG_REPOSITORY}, by pulls (60,000 usage rows)`, `/r/${BIG_REPOSITORY}?sort=pulls`],
-          [`${BIG_REPOSITORY}, unseen in 30 days`, `/r/${BIG_REPOSITORY}?unseen=30`],
-          [`${BIG_REPOSITORY}, by last seen`, `/r/${BIG_REPOSITORY}?sort=last-seen`],
-        ]);
-        console.log(`\n[6] the same from the Postgres catalog (${database.name}, filled in bulk in ${fixed(postgresFillSeconds, 0)} s; 30 days of pulls and checks for 4,000 tags of ${BIG_REPOSITORY})`);
-        console.log(pageTable(postgresPages));
+        const quietPostgres = await waitForQuietMachine(QUIET_BUSY_PCT, 10_000);
+        postgresPages = await measurePages(
+          postgres,
+          () => crawler.status,
+          client,
+          [
+            ...pages,
+            [`${BIG_REPOSITORY}, by created, oldest first, page 100`, `/r/${BIG_REPOSITORY}?sort=created&order=asc&page=100`],
+            [`${BIG_REPOSITORY}, by pulls (60,000 usage rows)`, `/r/${BIG_REPOSITORY}?sort=pulls`],
+            [`${BIG_REPOSITORY}, by pulls, fewest first, page 100`, `/r/${BIG_REPOSITORY}?sort=pulls&order=asc&page=100`],
+            [`${BIG_REPOSITORY}, unseen in 30 days`, `/r/${BIG_REPOSITORY}?unseen=30`],
+            [`${BIG_REPOSITORY}, unseen in 7 days, by pulls`, `/r/${BIG_REPOSITORY}?unseen=7&sort=pulls`],
+            [`${BIG_REPOSITORY}, by last seen`, `/r/${BIG_REPOSITORY}?sort=last-seen`],
+          ],
+          requestsPerPage,
+          database,
+        );
+        log('');
+        log(
+          `[6] the same from the Postgres catalog (${database.name}, filled in bulk in ${fixed(postgresFillSeconds, 0)} s; ` +
+            `30 days of pulls and checks for 4,000 tags of ${BIG_REPOSITORY}); machine ${fixed(quietPostgres, 0)}% busy before`,
+        );
+        for (const line of pageTable(postgresPages).split('\n')) log(line);
       } finally {
-        await database.drop();
+        await browseDb.destroy();
       }
     }
-    console.log(`\ntotal ${fixed((Date.now() - started) / 1000, 0)} s`);
+    const loadEnd = loadavg();
+    log(`load average at end: ${loadEnd.map((value) => fixed(value, 2)).join(' ')}; browse bench total ${fixed((Date.now() - started) / 1000, 0)} s`);
+    const result: BrowseBenchResult = {
+      ...(generateSeconds !== undefined ? { generateSeconds } : {}),
+      listSeconds,
+      crawl,
+      bigSeconds,
+      stats,
+      heapBefore,
+      heapAfter,
+      bytesPerTag,
+      loadAverage: { start: loadStart, end: loadEnd },
+      memoryPages,
+      ...(postgresFillSeconds !== undefined ? { postgresFillSeconds } : {}),
+      ...(postgresPages ? { postgresPages } : {}),
+    };
     mkdirSync(RESULTS, { recursive: true });
-    writeFileSync(
-      join(RESULTS, 'browse.json'),
-      `${JSON.stringify({ at: new Date().toISOString(), listSeconds, crawl, bigSeconds, stats, heapBefore, heapAfter, bytesPerTag, memoryPages, postgresFillSeconds, postgresPages }, null, 2)}\n`,
-    );
-    console.log('figures as JSON: bench/results/browse.json');
+    writeFileSync(join(RESULTS, 'browse.json'), `${JSON.stringify({ at: new Date().toISOString(), ...result }, null, 2)}\n`);
+    log('figures as JSON: bench/results/browse.json');
+    return result;
   } finally {
     await crawler.stop();
     await client.close();
     await registry.stop();
+    await database?.drop();
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const args = process.argv.slice(2);
+  const option = (name: string): string | undefined => args.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const number = (name: string): number | undefined => (option(name) === undefined ? undefined : Number(option(name)));
+  console.log('staticreg browse bench');
+  runBrowseBench({
+    ...(option('storage') ? { storageRoot: option('storage')! } : {}),
+    ...(number('crawl-seconds') !== undefined ? { crawlSeconds: number('crawl-seconds')! } : {}),
+    ...(number('concurrency') !== undefined ? { concurrency: number('concurrency')! } : {}),
+    ...(number('requests') !== undefined ? { requests: number('requests')! } : {}),
+    postgres: !args.includes('--no-postgres'),
+  }).catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

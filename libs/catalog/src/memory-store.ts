@@ -24,7 +24,12 @@ interface TreeNode {
 
 const newNode = (): TreeNode => ({ children: new Map(), repository: undefined, repositoriesBelow: 0, tags: 0, sortedChildren: undefined });
 
-const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
+const collator = new Intl.Collator('en', { numeric: true });
+/**
+ * Names with numbers in order (1.9 before 1.10), case and accents apart (latest before Latest), and names ICU holds
+ * equal (1 and 01) by their code units: the order of Postgres's staticreg_natural collation, so both stores agree.
+ */
+const compareNames = (a: string, b: string): number => collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
 
 export interface MemoryStoreOptions {
   /** The memory bound: at most this many tags are held; a repository that would exceed it keeps the first tags by name. */
@@ -107,7 +112,7 @@ export class MemoryCatalogStore implements CatalogStore {
   async listFolder(path: string, offset: number, limit: number): Promise<FolderListing> {
     const node = this.node(path, false);
     if (!node) return { path, isRepository: false, entries: [], total: 0 };
-    node.sortedChildren ??= [...node.children.keys()].sort(collator.compare);
+    node.sortedChildren ??= [...node.children.keys()].sort(compareNames);
     const prefix = path === '' ? '' : `${path}/`;
     const entries = node.sortedChildren.slice(offset, offset + limit).map((name) => {
       const child = node.children.get(name)!;
@@ -156,13 +161,13 @@ export class MemoryCatalogStore implements CatalogStore {
     if (rows) return rows;
     rows = [...state.tags].map(([tag, digest]) => this.row(tag, digest));
     const direction = order === 'asc' ? 1 : -1;
-    if (sort === 'name') rows.sort((a, b) => direction * collator.compare(a.tag, b.tag));
+    if (sort === 'name') rows.sort((a, b) => direction * compareNames(a.tag, b.tag));
     else {
       // Tags without a created date go last in either order.
       rows.sort((a, b) => {
         const x = a.summary?.created;
         const y = b.summary?.created;
-        if (x === y) return collator.compare(a.tag, b.tag);
+        if (x === y) return compareNames(a.tag, b.tag);
         if (x === undefined) return 1;
         if (y === undefined) return -1;
         return direction * (x < y ? -1 : 1);
@@ -256,7 +261,7 @@ export class MemoryCatalogStore implements CatalogStore {
     const room = this.options.maxTags - (this.totalTags - state.tags.size);
     let kept = tags;
     if (tags.length > room) {
-      kept = [...tags].sort(([a], [b]) => collator.compare(a, b)).slice(0, Math.max(0, room));
+      kept = [...tags].sort(([a], [b]) => compareNames(a, b)).slice(0, Math.max(0, room));
       this.truncated = true;
     }
     const next = new Map<string, string>();

@@ -164,3 +164,46 @@ describe('browse: registry pages and API (no database)', function () {
     }
   });
 });
+
+describe('browse: no registry configured', function () {
+  this.timeout(60_000);
+  let browse: AppProcess;
+  let base: string;
+
+  before(async () => {
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    browse = startApp('browse', { STATICREG_BROWSE_PORT: String(port), STATICREG_REDIS_URL: TEST_REDIS_URL });
+    await waitForHttp(`${base}/healthz`, browse);
+  });
+  after(async () => {
+    expect(await browse?.stop()).to.equal(0);
+  });
+
+  it('pages say to set STATICREG_REGISTRY_HOSTNAME and link the dashboard, with 501 and no caching', async () => {
+    for (const path of ['/', '/?path=apps', '/search?q=web', '/r/apps/api', '/r/apps/api/-/tags/1.0']) {
+      const response = await fetch(`${base}${path}`);
+      const body = await response.text();
+      expect([path, response.status, response.headers.get('cache-control'), response.headers.get('retry-after')]).to.deep.equal([path, 501, 'no-store', null]);
+      expect(body, path).to.include('<h1>No registry configured</h1>');
+      expect(body, path).to.include('<code>STATICREG_REGISTRY_HOSTNAME</code>');
+      expect(body, path).to.include('<a href="/dashboard">dashboard</a>');
+      expect(body, path).to.not.include('Registry unavailable');
+    }
+    // The page it points to answers without a registry.
+    expect((await fetch(`${base}/dashboard`)).status).to.equal(200);
+  });
+
+  it('the JSON API says the same, with the same status', async () => {
+    for (const path of ['/api/tree', '/api/search?q=web', '/api/r/apps/api', '/api/r/apps/api/-/tags/1.0']) {
+      const response = await fetch(`${base}${path}`);
+      expect([path, response.status, response.headers.get('cache-control')]).to.deep.equal([path, 501, 'no-store']);
+      const body = (await response.json()) as { error: string };
+      expect(body.error, path).to.match(/^no registry is configured: set STATICREG_REGISTRY_HOSTNAME .* \/dashboard works without it$/);
+    }
+    // What the catalog holds is still readable: nothing, never listed.
+    const catalog = await fetch(`${base}/api/catalog`);
+    expect(catalog.status).to.equal(200);
+    expect(await catalog.json()).to.deep.include({ repositories: 0, tags: 0, neverRefreshed: 0 });
+  });
+});

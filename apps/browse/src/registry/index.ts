@@ -3,9 +3,9 @@ import express, { type ErrorRequestHandler, type Request, type Router } from 'ex
 import { isTransientDbError } from '@staticreg/db';
 import { HttpError } from '@staticreg/http';
 import { RegistryError } from '@staticreg/registry';
-import { homePage, repositoryHref, repositoryPage, searchPage, tagHref, tagPage } from './pages.js';
+import { homePage, registryNotConfiguredPage, repositoryHref, repositoryPage, searchPage, tagHref, tagPage } from './pages.js';
 import { limitParam, pageParam, parseRepositoryPath, pathParam, searchParam, SEARCH_PAGE_SIZE, SUGGEST_LIMIT, tagListParams } from './params.js';
-import type { RegistryBrowser } from './service.js';
+import { RegistryNotConfiguredError, type RegistryBrowser } from './service.js';
 
 export { RegistryBrowser, type RegistryBrowserDeps } from './service.js';
 
@@ -98,6 +98,16 @@ export function createRegistryRouter(browser: RegistryBrowser): Router {
   router.all(['/api/r/*path', '/api/tree', '/api/search', '/api/catalog'], (req, _res, next) => {
     next(new HttpError(405, `${req.method} is not supported here`, { Allow: 'GET' }));
   });
+
+  // No registry configured: the pages say what to set (the API's JSON error, from the app's handler, says the same).
+  const notConfigured: ErrorRequestHandler = (error, req, res, next) => {
+    if (!(error instanceof RegistryNotConfiguredError) || req.path.startsWith('/api/')) {
+      next(error);
+      return;
+    }
+    res.status(error.status).set(error.headers).type('html').send(registryNotConfiguredPage());
+  };
+  router.use(notConfigured);
 
   // Postgres down is the service being unavailable, not a bug: 503, and the app's handler writes the page.
   const databaseErrors: ErrorRequestHandler = (error, _req, _res, next) => {

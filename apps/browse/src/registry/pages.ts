@@ -61,6 +61,18 @@ function registryBanner(state: CatalogState): SafeHtml | string {
   return html`<p class="banner bad" role="status">The registry is not answering right now (${state.registryError ?? 'unknown error'}). This page shows what was read before.</p>`;
 }
 
+/** Browse started without STATICREG_REGISTRY_HOSTNAME: what to set, and what works meanwhile. */
+export function registryNotConfiguredPage(): string {
+  const body = html`<section class="setup">
+<h1>No registry configured</h1>
+<p>This browse process was started without <code>STATICREG_REGISTRY_HOSTNAME</code>, so it has no registry to list repositories and tags from.</p>
+<p>Set it to the registry's <code>host:port</code> (plain HTTP) or its <code>https://</code> URL, then restart browse. Credentials and a CA file, if the registry needs them: <code>STATICREG_REGISTRY_USER</code>, <code>STATICREG_REGISTRY_PASSWORD</code> or <code>STATICREG_REGISTRY_PASSWORD_FILE</code>, <code>STATICREG_REGISTRY_CA_FILE</code> (docs/configuration.md).</p>
+<pre><code>STATICREG_REGISTRY_HOSTNAME=registry.example.com:5000</code></pre>
+<p>Meanwhile the <a href="/dashboard">dashboard</a> works: it reads the counts the worker stored and the pipeline's health, not the registry.</p>
+</section>`;
+  return page({ title: 'No registry configured', styles: STYLES, body });
+}
+
 function searchForm(value = ''): SafeHtml {
   return html`<form class="search" action="/search" method="get" role="search">
   <label class="visually-hidden" for="registry-search">Search repositories</label>

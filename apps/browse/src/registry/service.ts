@@ -66,6 +66,22 @@ export interface TagDetailView {
   manifest: ManifestDetails;
 }
 
+/**
+ * Browse was started without STATICREG_REGISTRY_HOSTNAME and holds no catalog: nothing to show until the variable is set
+ * and browse restarted. 501: this process lacks what the request needs, and no retry changes that (503 and its
+ * Retry-After stay for a registry or database that is down for now); no-store, so no cache keeps it past the fix.
+ */
+export class RegistryNotConfiguredError extends HttpError {
+  constructor() {
+    super(
+      501,
+      'no registry is configured: set STATICREG_REGISTRY_HOSTNAME to the registry to read (host:port or an https:// URL) and restart browse; the dashboard at /dashboard works without it',
+      { 'Cache-Control': 'no-store' },
+    );
+    this.name = 'RegistryNotConfiguredError';
+  }
+}
+
 function registryUnavailable(error: unknown): never {
   if (error instanceof RegistryError && error.kind === 'not-found') throw new HttpError(404, error.message);
   const message = error instanceof Error ? error.message : String(error);
@@ -106,7 +122,7 @@ export class RegistryBrowser {
   private async requireCatalog(): Promise<CatalogState> {
     const state = await this.state();
     if (state.catalogListedAt === undefined && state.repositories === 0) {
-      if (!this.deps.live) throw new HttpError(503, 'no registry is configured: set STATICREG_REGISTRY_HOSTNAME');
+      if (!this.deps.live) throw new RegistryNotConfiguredError();
       const reason = state.registryFailing ? `the registry could not be read: ${state.registryError}` : 'the registry catalog is being read for the first time';
       throw new HttpError(503, reason, { 'Retry-After': '5' });
     }
@@ -182,7 +198,7 @@ export class RegistryBrowser {
     let manifest = await this.deps.store.getDetails(row.digest);
     if (!manifest) {
       // Details are kept for a bounded number of manifests; the others are read now, once, and kept.
-      if (!this.deps.live) throw new HttpError(503, 'no registry configured to read this manifest from');
+      if (!this.deps.live) throw new RegistryNotConfiguredError();
       try {
         const fetched = await this.deps.live.getManifest(name, row.digest);
         manifest = await describeManifest(this.deps.live, name, fetched);

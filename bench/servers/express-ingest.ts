@@ -34,11 +34,12 @@ app.post('/api/webhook/registry', express.json({ type: contentTypes, limit: '1mb
   if (!result.ok) throw new HttpError(400, result.error);
   // The synchronous design: one transaction per request (dedup insert + upsert), what the worker does for a batch of one.
   const counted = db ? (await storePullBatch(db, result.accepted)).counted : 0;
+  // Answer first, then log, as the receiver does.
+  res.json({ eventsReceived: result.total, eventsAccepted: result.accepted.length, eventsSkipped: result.skipped.length });
   log.info(
     { totalEvents: result.total, eventsProcessed: result.accepted.length, eventsCounted: counted, eventsSkipped: result.skipped.length },
     'Webhook processing completed',
   );
-  res.json({ eventsReceived: result.total, eventsAccepted: result.accepted.length, eventsSkipped: result.skipped.length });
 });
 app.use(errorHandler(log));
 

@@ -99,6 +99,8 @@ export function createReceiverApp(deps: ReceiverDeps): Express {
       log.error({ err: error, events: result.accepted.length }, 'Could not enqueue pull events');
       throw new HttpError(503, 'queue unavailable, retry later', { 'Retry-After': '1' });
     }
+    // Acknowledge first: the log line and the counters are written after the answer, off the registry's wait.
+    res.json({ eventsReceived: result.total, eventsAccepted: result.accepted.length, eventsSkipped: result.skipped.length });
     if (observed) {
       observed.events.accepted.inc(result.accepted.length);
       for (const skip of result.skipped) observed.events.skipped.inc({ reason: skip.reason });
@@ -108,7 +110,6 @@ export function createReceiverApp(deps: ReceiverDeps): Express {
       { totalEvents: result.total, eventsProcessed: result.accepted.length, eventsSkipped: result.skipped.length, registryChanges: changes.length },
       'Webhook processing completed',
     );
-    res.json({ eventsReceived: result.total, eventsAccepted: result.accepted.length, eventsSkipped: result.skipped.length });
   });
 
   app.all(WEBHOOK_PATH, (_req, res) => {

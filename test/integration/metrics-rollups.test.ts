@@ -1,11 +1,24 @@
 // The dashboard's rollups stay equal to the count tables under the worker's positive and negative deltas,
 // retention, hand-made edits and concurrent writers (real Postgres).
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { sql } from 'kysely';
-import { addCounts, deleteCountsBefore, topRepositories, topTags, type Database, type MetricsFilter } from '@staticreg/db';
+import {
+  MIGRATIONS_DIR,
+  addCounts,
+  createDb,
+  deleteCountsBefore,
+  migrateToLatest,
+  topRepositories,
+  topTags,
+  type Database,
+  type MetricsFilter,
+} from '@staticreg/db';
 import type { PullCount } from '@staticreg/events';
 import type { Kysely } from 'kysely';
-import { createTestDatabase, type TestDatabase } from '../support/services.js';
+import { createTestDatabase, eventually, type TestDatabase } from '../support/services.js';
 import { digestOf } from '../support/pulls.js';
 
 /** A small deterministic random generator (mulberry32), so a failure can be replayed. */
@@ -172,6 +185,39 @@ describe('metrics rollups (real Postgres)', function () {
     expect(await rollupRows(database.db)).to.be.greaterThan(0);
   });
 
+  it('two batches whose pulls and checks touch the same days in crossing orders wait for each other, not deadlock', async () => {
+    // A writes pulls of day 2, then checks of day 1; B pulls of day 1, then checks of day 2. Without one lock over the
+    // rollups, A and B each hold one metrics_daily_arch row after their first statement and wait for the other's.
+    const [day1, day2] = [KEYS.find((k) => k.pullDate === '2026-03-01')!, KEYS.find((k) => k.pullDate === '2026-03-02')!];
+    const second = createDb({ url: database.url, applicationName: 'staticreg-test-second', maxConnections: 1 });
+    const secondWaits = async () =>
+      (await sql<{ n: number }>`
+        select count(*)::int as n from pg_stat_activity
+        where application_name = 'staticreg-test-second' and wait_event_type = 'Lock'`.execute(database.db)).rows[0]!.n > 0;
+    try {
+      let b: Promise<void> | undefined;
+      await database.db.transaction().execute(async (a) => {
+        await addCounts(a, 'pull', [{ ...day2, count: 2 }]);
+        let bWrotePulls = false;
+        b = second.transaction().execute(async (trx) => {
+          await addCounts(trx, 'pull', [{ ...day1, count: 3 }]);
+          bWrotePulls = true;
+          await addCounts(trx, 'check', [{ ...day2, count: 5 }]);
+        });
+        b.catch(() => undefined);
+        // B has either written its pulls (and holds day 1's rollup rows) or waits for a lock that A holds.
+        await eventually(async () => bWrotePulls || (await secondWaits()), 30_000, 'the second batch to write its pulls or wait');
+        await addCounts(a, 'check', [{ ...day1, count: 7 }]);
+      });
+      await b;
+    } finally {
+      await second.destroy();
+    }
+    expect(await differences(database.db)).to.deep.equal([]);
+    const arch = await sql<{ pulls: number; checks: number }>`select sum(pulls)::int as pulls, sum(checks)::int as checks from metrics_daily_arch`.execute(database.db);
+    expect(arch.rows).to.deep.equal([{ pulls: 5, checks: 12 }]);
+  });
+
   it('give the exact top tags and top repositories that a plain GROUP BY gives, for any range and filter', async () => {
     const next = random(23);
     const rows: PullCount[] = [];
@@ -215,6 +261,101 @@ describe('metrics rollups (real Postgres)', function () {
         }
       }
     }
+  });
+
+  it('stay exact when a database at 0005 with data is upgraded, with a writer in flight across the upgrade', async () => {
+    // A database as deployed before 0007: migrations up to 0005, rollups kept by its temp-table triggers.
+    await database.drop();
+    database = await createTestDatabase({ migrate: false });
+    const upTo0005 = mkdtempSync(join(tmpdir(), 'staticreg-migrations-0005-'));
+    try {
+      for (const file of readdirSync(MIGRATIONS_DIR)) if (file.endsWith('.sql') && file <= '0005_metrics_rollups.sql') copyFileSync(join(MIGRATIONS_DIR, file), join(upTo0005, file));
+      await migrateToLatest(database.db, upTo0005);
+    } finally {
+      rmSync(upTo0005, { recursive: true, force: true });
+    }
+    const functions = async () =>
+      (await sql<{ proname: string }>`
+        select proname from pg_proc where proname in ('metrics_rollup_add', 'metrics_rollup_apply') order by proname`.execute(database.db)).rows.map((row) => row.proname);
+    expect(await functions()).to.deep.equal(['metrics_rollup_add']);
+
+    const next = random(31);
+    const model = new Map<string, number>();
+    /** A batch of random deltas of one kind, as the worker writes them: some rows taken back, some to 0. */
+    const randomBatch = (kind: 'pull' | 'check') => {
+      const batch = new Map<string, PullCount>();
+      for (let i = 0; i < 10; i += 1) {
+        const key = KEYS[Math.floor(next() * KEYS.length)]!;
+        const id = `${kind}|${keyOf(key)}`;
+        if (batch.has(id)) continue;
+        const current = model.get(id) ?? 0;
+        const count = current > 0 && next() < 0.4 ? -(next() < 0.5 ? current : 1 + Math.floor(next() * current)) : 1 + Math.floor(next() * 5);
+        batch.set(id, { ...key, count });
+        model.set(id, current + count);
+      }
+      return sortCounts([...batch.values()]);
+    };
+    for (let step = 0; step < 20; step += 1) {
+      await database.db.transaction().execute(async (trx) => {
+        await addCounts(trx, 'pull', randomBatch('pull'));
+        await addCounts(trx, 'check', randomBatch('check'));
+      });
+    }
+    expect(await differences(database.db), 'before the upgrade').to.deep.equal([]);
+    expect(await rollupRows(database.db)).to.be.greaterThan(0);
+
+    // A worker's transaction writes pulls under 0005's triggers, the upgrade commits, then it writes checks and pulls.
+    const writer = createDb({ url: database.url, applicationName: 'staticreg-test-writer', maxConnections: 1 });
+    try {
+      let firstWritten!: () => void;
+      let upgraded!: () => void;
+      const written = new Promise<void>((resolve) => (firstWritten = resolve));
+      const upgrade = new Promise<void>((resolve) => (upgraded = resolve));
+      const inFlight = writer.transaction().execute(async (trx) => {
+        await addCounts(trx, 'pull', randomBatch('pull'));
+        firstWritten();
+        await upgrade;
+        await addCounts(trx, 'check', randomBatch('check'));
+        await addCounts(trx, 'pull', randomBatch('pull'));
+      });
+      await written;
+      const applied = await migrateToLatest(database.db);
+      upgraded();
+      await inFlight;
+      expect(applied.map((result) => result.migrationName)).to.include('0007_metrics_rollups_fast');
+    } finally {
+      await writer.destroy();
+    }
+    expect(await functions()).to.deep.equal(['metrics_rollup_add', 'metrics_rollup_apply']);
+    const body = await sql<{ src: string }>`select prosrc as src from pg_proc where proname = 'metrics_rollup_pulls_trigger'`.execute(database.db);
+    expect(body.rows[0]!.src).to.include('new_rows').and.not.to.include('TEMP TABLE');
+    expect(await differences(database.db), 'across the upgrade').to.deep.equal([]);
+
+    // A trigger that read 0005's functions just before the upgrade committed runs them after it: they still add exactly.
+    const old0005 = readFileSync(join(MIGRATIONS_DIR, '0005_metrics_rollups.sql'), 'utf8');
+    const oldTriggers = old0005.match(/CREATE OR REPLACE FUNCTION metrics_rollup_(pulls|checks)_trigger\(\)[\s\S]*?END \$\$;/g);
+    expect(oldTriggers).to.have.length(2);
+    await sql.raw(oldTriggers!.join('\n')).execute(database.db);
+    for (let step = 0; step < 5; step += 1) {
+      await database.db.transaction().execute(async (trx) => {
+        await addCounts(trx, 'pull', randomBatch('pull'));
+        await addCounts(trx, 'check', randomBatch('check'));
+      });
+    }
+    expect(await differences(database.db), 'with 0005\'s trigger functions over 0007').to.deep.equal([]);
+    await sql.raw(readFileSync(join(MIGRATIONS_DIR, '0007_metrics_rollups_fast.sql'), 'utf8')).execute(database.db);
+
+    for (let step = 0; step < 20; step += 1) {
+      await database.db.transaction().execute(async (trx) => {
+        await addCounts(trx, 'pull', randomBatch('pull'));
+        await addCounts(trx, 'check', randomBatch('check'));
+      });
+    }
+    await deleteCountsBefore(database.db, '2026-03-02', { batchSize: 4 });
+    expect(await differences(database.db), 'after the upgrade').to.deep.equal([]);
+    const stored = await sql<{ n: number }>`
+      select (select coalesce(sum(pull_count), 0) from container_pull_metrics where pull_date >= '2026-03-02')::int as n`.execute(database.db);
+    expect(stored.rows[0]!.n).to.equal([...model].filter(([id]) => id.startsWith('pull|') && !id.includes('|2026-03-01|')).reduce((sum, [, n]) => sum + n, 0));
   });
 
   it('are built from the existing rows by metrics_rollups_rebuild()', async () => {

@@ -55,7 +55,7 @@ test-unit: node_modules/.package-lock.json ## Run the unit tests only
 	npx mocha --spec 'libs/*/src/**/*.spec.ts' --spec 'apps/*/src/**/*.spec.ts'
 
 bench: deps build ## Run the benchmarks in bench/ and print their figures
-	$(NODE) --import tsx --conditions=staticreg-source bench/run.ts
+	$(NODE) --expose-gc --import tsx --conditions=staticreg-source bench/run.ts
 
 up: ## Start the whole stack with docker compose (needs a Docker engine)
 	docker compose up --build

@@ -240,10 +240,18 @@ export async function drainWithRealWorker(
   });
 }
 
-/** The baseline: one transaction per job, `concurrency` jobs at a time. */
-export async function drainPerEvent(context: DrainContext, events: readonly PullEvent[], concurrency = BASELINE_CONCURRENCY): Promise<DrainRow> {
-  return drain(`per-event: 1 PG tx/job, concurrency ${concurrency}`, context, events, async () =>
-    startIpcConsumer('per-event-worker', benchServerArgs('per-event-worker.ts', BENCH_REDIS_URL, context.dbUrl, String(concurrency))),
+/** The baseline: one transaction per job, `concurrency` jobs at a time, under the guide or the sessions policy. */
+export async function drainPerEvent(
+  context: DrainContext,
+  events: readonly PullEvent[],
+  policy: 'guide' | 'sessions' = 'guide',
+  concurrency = BASELINE_CONCURRENCY,
+): Promise<DrainRow> {
+  return drain(`per-event: 1 PG tx/job, ${policy}, concurrency ${concurrency}`, context, events, async () =>
+    startIpcConsumer(
+      `per-event-worker-${policy}`,
+      benchServerArgs('per-event-worker.ts', BENCH_REDIS_URL, context.dbUrl, String(concurrency), policy),
+    ),
   );
 }
 

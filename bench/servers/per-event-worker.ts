@@ -1,13 +1,20 @@
-// The per-event baseline of bench 2: a BullMQ worker that commits one transaction per job, no batching.
+// The per-event baselines of bench 2: a BullMQ worker that commits one transaction per job, no batching, under the
+// guide policy (one upsert per event, the pipeline issue's design) or the sessions policy (the same work as the
+// real worker's default, for a batch of one).
 import { Worker } from 'bullmq';
 import { createDb } from '@staticreg/db';
-import { storePullBatch } from '@staticreg/ingest';
+import { storePullBatch, storeSessionBatch } from '@staticreg/ingest';
+import { loadWorkerConfig } from '@staticreg/config';
 import { createLogger } from '@staticreg/log';
 import { createRedisConnection, PULL_QUEUE, type PullJobData } from '@staticreg/queue';
 
-const [redisUrl, dbUrl, concurrencyArg] = process.argv.slice(2);
-if (!redisUrl || !dbUrl) throw new Error('usage: per-event-worker.ts <redis url> <postgres url> [concurrency]');
+const [redisUrl, dbUrl, concurrencyArg, policy = 'guide'] = process.argv.slice(2);
+if (!redisUrl || !dbUrl || (policy !== 'guide' && policy !== 'sessions')) {
+  throw new Error('usage: per-event-worker.ts <redis url> <postgres url> [concurrency] [guide|sessions]');
+}
 const concurrency = Number(concurrencyArg ?? '16');
+// The real worker's session window: its default, or STATICREG_SESSION_WINDOW_SECONDS as the bench passes it.
+const { sessionWindowMs } = loadWorkerConfig();
 
 const log = createLogger('per-event-worker', 'info');
 // One connection per concurrent job, so commits of concurrent jobs can overlap (and share WAL flushes).
@@ -18,7 +25,7 @@ const worker = new Worker<PullJobData>(
   PULL_QUEUE,
   async (job) => {
     const event = job.data.event;
-    const result = await storePullBatch(db, [event]);
+    const result = policy === 'guide' ? await storePullBatch(db, [event]) : await storeSessionBatch(db, [event], sessionWindowMs);
     // One line per stored event, as the real worker logs one per changed row.
     log.info(
       { repository: event.repository, tag: event.tag, digest: event.digest, architecture: event.architecture, pullDate: event.pullDate, counted: result.counted },

@@ -237,4 +237,25 @@ describe('receiver while Redis is down', () => {
     // The restarted Redis is empty: only the post-recovery event is there, nothing half-written.
     expect(await receiver.queue.count()).to.equal(1);
   });
+
+  it('answers 503 within its enqueue timeout when Redis hangs, and counts the event once after', async () => {
+    await receiver.queue.obliterate({ force: true });
+    redisServer.freeze();
+    let frozen: Response;
+    try {
+      // The connection stays open and Redis answers nothing: only the receiver's own timeout ends the request.
+      frozen = await post(receiver, pullByTag.raw);
+    } finally {
+      redisServer.thaw();
+    }
+    expect(frozen.status).to.equal(503);
+    expect(frozen.headers.get('retry-after')).to.equal('1');
+    expect(receiver.logs.some((line) => line.msg === 'Could not enqueue pull events' && /timed out/.test(JSON.stringify(line.err)))).to.equal(true);
+    // The registry sends the same envelope again. The first add may still have reached Redis once it woke up:
+    // then the event is there twice, and the worker's event-id claim counts it once (worker tests).
+    expect((await post(receiver, pullByTag.raw)).status).to.equal(200);
+    const jobs = await receiver.queue.getJobs(['waiting']);
+    expect(jobs.length).to.be.within(1, 2);
+    expect(new Set(jobs.map((job) => job.data.event.id))).to.deep.equal(new Set([pullByTag.body.events[0]!.id]));
+  });
 });

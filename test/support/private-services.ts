@@ -61,6 +61,10 @@ export interface PrivateRedis {
   url: string;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections open but answers nothing, as a hung or swapping Redis does. */
+  freeze(): void;
+  /** SIGCONT after freeze(). */
+  thaw(): void;
 }
 
 export async function createPrivateRedis(): Promise<PrivateRedis> {
@@ -86,8 +90,15 @@ export async function createPrivateRedis(): Promise<PrivateRedis> {
     async stop() {
       if (!child || child.exitCode !== null) return;
       const exited = new Promise((resolve) => child!.once('exit', resolve));
+      child.kill('SIGCONT');
       child.kill('SIGKILL');
       await exited;
+    },
+    freeze() {
+      child?.kill('SIGSTOP');
+    },
+    thaw() {
+      child?.kill('SIGCONT');
     },
   };
   await server.start();

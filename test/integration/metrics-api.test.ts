@@ -3,12 +3,14 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { sql } from 'kysely';
+import { createDb } from '@staticreg/db';
 import { createLogger } from '@staticreg/log';
 import { closeServer, listen } from '@staticreg/http';
 import { createBrowseApp } from '../../apps/browse/src/app.js';
 import { createDashboardRouter } from '../../apps/browse/src/dashboard/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/services.js';
 import { digestOf } from '../support/pulls.js';
+import { freePort } from '../support/processes.js';
 
 const NOW = new Date('2026-03-15T12:00:00Z');
 const A = digestOf('nginx-a');
@@ -255,7 +257,7 @@ describe('metrics API (real Postgres)', function () {
     expect((await get('/api/metrics/nope')).status).to.equal(404);
   });
 
-  it('answers 503 without a database', async () => {
+  it('answers 501, not to be cached, without a database', async () => {
     const app = createBrowseApp({
       log: createLogger('browse', 'silent'),
       probes: () => ({}),
@@ -265,10 +267,35 @@ describe('metrics API (real Postgres)', function () {
     const bare = await listen(app, 0, '127.0.0.1');
     try {
       const response = await fetch(`http://127.0.0.1:${(bare.address() as AddressInfo).port}/api/metrics/daily`);
-      expect(response.status).to.equal(503);
+      expect(response.status).to.equal(501);
+      expect(response.headers.get('cache-control')).to.equal('no-store');
       expect(await response.json()).to.deep.equal({ error: 'no database configured (STATICREG_DB_URL is not set)' });
     } finally {
       await closeServer(bare);
+    }
+  });
+
+  it('answers 503 with Retry-After when its database does not answer', async () => {
+    // Nothing listens on this port: every query fails to connect, as with Postgres down.
+    const unreachable = createDb({ url: `postgresql://postgres@127.0.0.1:${await freePort()}/staticreg`, applicationName: 'staticreg-test' });
+    const app = createBrowseApp({
+      log: createLogger('browse', 'silent'),
+      probes: () => ({}),
+      isShuttingDown: () => false,
+      routers: [createDashboardRouter({ db: unreachable, queue: undefined, redis: undefined })],
+    });
+    const bare = await listen(app, 0, '127.0.0.1');
+    try {
+      const base = `http://127.0.0.1:${(bare.address() as AddressInfo).port}`;
+      for (const path of ['/api/metrics/daily', '/api/metrics/suggest/repositories?q=a']) {
+        const response = await fetch(`${base}${path}`);
+        expect(response.status, path).to.equal(503);
+        expect(response.headers.get('retry-after'), path).to.equal('5');
+        expect(await response.json(), path).to.deep.equal({ error: 'database unavailable, retry later' });
+      }
+    } finally {
+      await closeServer(bare);
+      await unreachable.destroy();
     }
   });
 });

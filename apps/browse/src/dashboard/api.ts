@@ -124,7 +124,7 @@ export const PANELS: ReadonlyArray<PanelDefinition<unknown>> = [
 ];
 
 export interface MetricsApiDeps {
-  /** Undefined when STATICREG_DB_URL is not set: the metrics answer 503. */
+  /** Undefined when STATICREG_DB_URL is not set: the metrics answer 501. */
   db: Kysely<Database> | undefined;
   /** The clock that decides "today" (tests pin it). */
   now?: () => Date;
@@ -135,8 +135,12 @@ export const SUGGEST_LIMIT = 20;
 const REPOSITORY_PREFIX = /^[a-z0-9._/-]{0,255}$/;
 const TAG_PREFIX = /^[\w.-]{0,128}$/;
 
+/**
+ * Without STATICREG_DB_URL there are no counts to read until the variable is set and browse restarted: 501 and
+ * no-store, as browse answers without a registry (503 stays for a database that is configured but down).
+ */
 function requireDb(db: Kysely<Database> | undefined): Kysely<Database> {
-  if (!db) throw new HttpError(503, 'no database configured (STATICREG_DB_URL is not set)');
+  if (!db) throw new HttpError(501, 'no database configured (STATICREG_DB_URL is not set)', { 'Cache-Control': 'no-store' });
   return db;
 }
 

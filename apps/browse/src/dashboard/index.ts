@@ -1,7 +1,7 @@
 // The ops dashboard feature: the /dashboard page, the metrics API (JSON, CSV) and pipeline health.
 import express, { type Router } from 'express';
 import { createMetricsApiRouter, METRICS_API, type MetricsApiDeps } from './api.js';
-import { parameterErrors } from './params.js';
+import { databaseErrors, parameterErrors } from './params.js';
 import { createDashboardPageRouter } from './page.js';
 import { createPipelineRouter, type PipelineDeps } from './pipeline.js';
 
@@ -13,5 +13,6 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
   router.use(createMetricsApiRouter(deps));
   router.use(createPipelineRouter(deps));
   router.use(METRICS_API, parameterErrors);
+  router.use(METRICS_API, databaseErrors);
   return router;
 }

@@ -65,13 +65,8 @@ export function createReceiverApp(deps: ReceiverDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   const observed = deps.observability;
-  if (observed) {
-    app.use(observed.http.middleware);
-    app.get(METRICS_PATH, metricsHandler(observed.registry));
-  }
-
-  addHealthRoutes(app, () => ({ redis: () => deps.redis.ping() }), deps.isShuttingDown ?? (() => false),
-  );
+  if (observed) app.use(observed.http.middleware);
+  // The webhook's routes come first: a notification matches the first route the router tries.
 
   const handlers: RequestHandler[] = [];
   if (deps.webhookToken) handlers.push(bearerAuth(deps.webhookToken));
@@ -115,6 +110,9 @@ export function createReceiverApp(deps: ReceiverDeps): Express {
   app.all(WEBHOOK_PATH, (_req, res) => {
     res.set('Allow', 'POST').status(405).json({ error: `POST registry notifications to ${WEBHOOK_PATH}` });
   });
+
+  if (observed) app.get(METRICS_PATH, metricsHandler(observed.registry));
+  addHealthRoutes(app, () => ({ redis: () => deps.redis.ping() }), deps.isShuttingDown ?? (() => false));
 
   app.use((req, res) => {
     res.status(404).json({ error: `no route for ${req.method} ${req.path}` });

@@ -218,6 +218,35 @@ describe('metrics rollups (real Postgres)', function () {
     expect(arch.rows).to.deep.equal([{ pulls: 5, checks: 12 }]);
   });
 
+  it('a batch of checks alone waits for a batch that holds the rollups, before it locks the row that batch needs next', async () => {
+    // A writes pulls (its trigger takes the rollups' lock), then a check row K; B writes only K. If B locked K before
+    // asking for the rollups' lock (the trigger asks after its statement), A would wait for K and B for the lock.
+    const [pullKey, checkKey] = [KEYS[0]!, KEYS[5]!];
+    const second = createDb({ url: database.url, applicationName: 'staticreg-test-second', maxConnections: 1 });
+    const secondWaits = async () =>
+      (await sql<{ n: number }>`
+        select count(*)::int as n from pg_stat_activity
+        where application_name = 'staticreg-test-second' and wait_event_type = 'Lock'`.execute(database.db)).rows[0]!.n > 0;
+    try {
+      let b: Promise<void> | undefined;
+      await database.db.transaction().execute(async (a) => {
+        await addCounts(a, 'pull', [{ ...pullKey, count: 2 }]);
+        b = second.transaction().execute(async (trx) => {
+          await addCounts(trx, 'check', [{ ...checkKey, count: 5 }]);
+        });
+        b.catch(() => undefined);
+        await eventually(secondWaits, 30_000, 'the checks-only batch to wait for a lock');
+        await addCounts(a, 'check', [{ ...checkKey, count: 7 }]);
+      });
+      await b;
+    } finally {
+      await second.destroy();
+    }
+    expect(await differences(database.db)).to.deep.equal([]);
+    const checks = await sql<{ n: number }>`select sum(check_count)::int as n from container_pull_checks`.execute(database.db);
+    expect(checks.rows[0]!.n).to.equal(12);
+  });
+
   it('give the exact top tags and top repositories that a plain GROUP BY gives, for any range and filter', async () => {
     const next = random(23);
     const rows: PullCount[] = [];

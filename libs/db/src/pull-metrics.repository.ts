@@ -37,8 +37,19 @@ const COUNT_TABLES = {
  * recomputed session); rows that reach zero are deleted, so every stored row has a count of at least 1.
  * `counts` must have unique keys and should be sorted by key (lock order).
  */
+/**
+ * Takes the rollups' transaction-scoped advisory lock (migrations 0005/0007), the one the rollup triggers take after
+ * their statement. A writer takes it before its first count row: the trigger alone would take it only after the
+ * statement has locked its rows, so a batch of checks alone could hold a row that a batch already holding the lock
+ * needs, and wait for that lock: a deadlock (test/integration/metrics-rollups.test.ts). Held until commit.
+ */
+export async function lockRollups(trx: Executor): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtextextended('staticreg.metrics_rollups', 0))`.execute(trx);
+}
+
 export async function addCounts(trx: Executor, kind: 'pull' | 'check', counts: readonly PullCount[]): Promise<void> {
   if (counts.length === 0) return;
+  await lockRollups(trx);
   const { table, column } = COUNT_TABLES[kind];
   const t = sql.table(table);
   const c = sql.ref(column);

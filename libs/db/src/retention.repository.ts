@@ -1,6 +1,7 @@
 // Retention of the count tables: whole UTC days older than the cutoff go, a few thousand rows per statement.
-import { sql } from 'kysely';
-import type { Executor } from './pull-metrics.repository.js';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './schema.js';
+import { lockRollups, type Executor } from './pull-metrics.repository.js';
 
 export interface RetentionResult {
   pulls: number;
@@ -9,7 +10,7 @@ export interface RetentionResult {
 
 /**
  * Deletes the rows of container_pull_metrics and container_pull_checks dated before `before` (YYYY-MM-DD).
- * Each batch is its own statement (its own transaction outside one), so row locks are held for one batch only
+ * Each batch is its own transaction (or part of the caller's), so row locks are held for one batch only
  * and the worker's upserts of today's rows never wait on it. `shouldStop` is asked between batches.
  */
 export async function deleteCountsBefore(
@@ -25,9 +26,14 @@ export async function deleteCountsBefore(
   ] as const) {
     for (;;) {
       if (options.shouldStop?.()) return result;
-      const deleted = await sql`
-        delete from ${sql.table(table)} where id in (
-          select id from ${sql.table(table)} where pull_date < ${before}::date limit ${batchSize})`.execute(db);
+      // The rollups' lock first, then the rows (see lockRollups), in a transaction of its own per batch.
+      const remove = async (trx: Executor) => {
+        await lockRollups(trx);
+        return sql`
+          delete from ${sql.table(table)} where id in (
+            select id from ${sql.table(table)} where pull_date < ${before}::date limit ${batchSize})`.execute(trx);
+      };
+      const deleted = db.isTransaction ? await remove(db) : await (db as Kysely<Database>).transaction().execute(remove);
       const count = Number(deleted.numAffectedRows ?? 0);
       result[kind] += count;
       if (count < batchSize) break;

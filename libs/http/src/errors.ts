@@ -29,7 +29,13 @@ const BODY_ERRORS: Record<string, { status: number; message: (err: { message: st
  * Unexpected errors are 500 (the registry retries) with no internal detail in the body.
  */
 export function errorHandler(log: Logger): ErrorRequestHandler {
-  return (error, req, res, _next) => {
+  return (error, req, res, next) => {
+    if (res.headersSent) {
+      // The answer is out (the receiver answers before it logs): log, and let Express end the connection.
+      log.error({ err: error, path: req.path }, 'Error after the answer was sent');
+      next(error);
+      return;
+    }
     if (error instanceof HttpError) {
       res.set(error.headers).status(error.status).json({ error: error.message });
       return;

@@ -32,7 +32,9 @@ export const parameterErrors: ErrorRequestHandler = (error, _req, _res, next) =>
 
 /** A configured database that does not answer (down, restarting, out of connections): 503, retry later, not a 500. */
 export const databaseErrors: ErrorRequestHandler = (error, _req, _res, next) => {
-  next(isTransientDbError(error) ? new HttpError(503, 'database unavailable, retry later', { 'Retry-After': '5' }) : error);
+  // An HttpError already says what failed (e.g. Redis for the pipeline panels), whatever its message mentions.
+  const fromDatabase = !(error instanceof HttpError) && isTransientDbError(error);
+  next(fromDatabase ? new HttpError(503, 'database unavailable, retry later', { 'Retry-After': '5' }) : error);
 };
 
 export interface ParsedMetricsQuery {

@@ -3,6 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { evaluateEvent, type PullEvent } from '@staticreg/events';
 import { STATICREG_USER_AGENT_PRODUCT } from '@staticreg/config';
 import { loadScenario } from '../test/support/fixtures.js';
+import { seededRandom } from '../test/support/random.js';
 
 export const REGISTRY_CONTENT_TYPE = 'application/vnd.docker.distribution.events.v1+json';
 /** The rules the receiver applies by default, so every bench path filters alike. */
@@ -37,17 +38,6 @@ export function freshBodies(captured: CapturedBody, count: number): string[] {
 }
 
 /** mulberry32: a small seeded generator, so every run enqueues the same mix of events. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const ORGANISATIONS = ['library', 'platform', 'data', 'ml', 'web', 'infra', 'tools', 'ops', 'payments', 'search'];
 const SERVICES = ['api', 'gateway', 'worker', 'scheduler', 'frontend', 'indexer', 'exporter', 'proxy', 'cache', 'ingest'];
 const TAGS = ['latest', 'stable', '1.0', '1.1', '1.2', '2.0', '2.1.3', '3.4.1', 'edge', 'v20261127'];

@@ -4,24 +4,14 @@
 import { expect } from 'chai';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import { describeImage, MemoryCatalogStore, parseImageConfig, PostgresCatalogStore, type ImageDetails, type TagQuery, type TagSort } from '@staticreg/catalog';
+import { MemoryCatalogStore, PostgresCatalogStore, type ImageDetails, type TagQuery, type TagSort } from '@staticreg/catalog';
 import type { Database } from '@staticreg/db';
 import { createTestDatabase, type TestDatabase } from '../support/services.js';
+import { image, sha } from '../support/catalog-images.js';
 
-const sha = (n: number): string => `sha256:${String(n).padStart(64, '0')}`;
 const TODAY = '2026-06-30';
 const REPOSITORY = 'big/one';
 
-function image(n: number, created?: string): ImageDetails {
-  const json = {
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(n + 500), size: 10 },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(n + 900), size: n }],
-  };
-  const config = parseImageConfig({ architecture: 'amd64', os: 'linux', ...(created ? { created } : {}) }, json.config);
-  return describeImage(sha(n), json.mediaType, JSON.stringify(json), json, config);
-}
 
 /** Names for every search rank and for pages that cross from one rank to the next, in mixed case. */
 function repositoryNames(): string[] {

@@ -20,18 +20,7 @@ import type { PullCount } from '@staticreg/events';
 import type { Kysely } from 'kysely';
 import { createTestDatabase, eventually, type TestDatabase } from '../support/services.js';
 import { digestOf } from '../support/pulls.js';
-
-/** A small deterministic random generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as random } from '../support/random.js';
 
 const KEYS = (() => {
   const keys: Array<Omit<PullCount, 'count'>> = [];
@@ -93,6 +82,26 @@ async function rollupRows(db: Kysely<Database>): Promise<number> {
     select (select count(*) from metrics_daily_repo) + (select count(*) from metrics_daily_arch)
       + (select count(*) from metrics_weekly_repo) + (select count(*) from metrics_weekly_tag) as n`.execute(db);
   return Number(result.rows[0]!.n);
+}
+
+/**
+ * Runs `body` with a second writer on the same database (its own pool) and a probe that says whether that writer is
+ * waiting for a lock, as two workers' batches would meet; the second pool is closed after.
+ */
+async function withSecondWriter(
+  database: TestDatabase,
+  body: (second: Kysely<Database>, secondWaits: () => Promise<boolean>) => Promise<void>,
+): Promise<void> {
+  const second = createDb({ url: database.url, applicationName: 'staticreg-test-second', maxConnections: 1 });
+  const secondWaits = async () =>
+    (await sql<{ n: number }>`
+      select count(*)::int as n from pg_stat_activity
+      where application_name = 'staticreg-test-second' and wait_event_type = 'Lock'`.execute(database.db)).rows[0]!.n > 0;
+  try {
+    await body(second, secondWaits);
+  } finally {
+    await second.destroy();
+  }
 }
 
 describe('metrics rollups (real Postgres)', function () {
@@ -189,12 +198,7 @@ describe('metrics rollups (real Postgres)', function () {
     // A writes pulls of day 2, then checks of day 1; B pulls of day 1, then checks of day 2. Without one lock over the
     // rollups, A and B each hold one metrics_daily_arch row after their first statement and wait for the other's.
     const [day1, day2] = [KEYS.find((k) => k.pullDate === '2026-03-01')!, KEYS.find((k) => k.pullDate === '2026-03-02')!];
-    const second = createDb({ url: database.url, applicationName: 'staticreg-test-second', maxConnections: 1 });
-    const secondWaits = async () =>
-      (await sql<{ n: number }>`
-        select count(*)::int as n from pg_stat_activity
-        where application_name = 'staticreg-test-second' and wait_event_type = 'Lock'`.execute(database.db)).rows[0]!.n > 0;
-    try {
+    await withSecondWriter(database, async (second, secondWaits) => {
       let b: Promise<void> | undefined;
       await database.db.transaction().execute(async (a) => {
         await addCounts(a, 'pull', [{ ...day2, count: 2 }]);
@@ -210,9 +214,7 @@ describe('metrics rollups (real Postgres)', function () {
         await addCounts(a, 'check', [{ ...day1, count: 7 }]);
       });
       await b;
-    } finally {
-      await second.destroy();
-    }
+    });
     expect(await differences(database.db)).to.deep.equal([]);
     const arch = await sql<{ pulls: number; checks: number }>`select sum(pulls)::int as pulls, sum(checks)::int as checks from metrics_daily_arch`.execute(database.db);
     expect(arch.rows).to.deep.equal([{ pulls: 5, checks: 12 }]);
@@ -222,12 +224,7 @@ describe('metrics rollups (real Postgres)', function () {
     // A writes pulls (its trigger takes the rollups' lock), then a check row K; B writes only K. If B locked K before
     // asking for the rollups' lock (the trigger asks after its statement), A would wait for K and B for the lock.
     const [pullKey, checkKey] = [KEYS[0]!, KEYS[5]!];
-    const second = createDb({ url: database.url, applicationName: 'staticreg-test-second', maxConnections: 1 });
-    const secondWaits = async () =>
-      (await sql<{ n: number }>`
-        select count(*)::int as n from pg_stat_activity
-        where application_name = 'staticreg-test-second' and wait_event_type = 'Lock'`.execute(database.db)).rows[0]!.n > 0;
-    try {
+    await withSecondWriter(database, async (second, secondWaits) => {
       let b: Promise<void> | undefined;
       await database.db.transaction().execute(async (a) => {
         await addCounts(a, 'pull', [{ ...pullKey, count: 2 }]);
@@ -239,9 +236,7 @@ describe('metrics rollups (real Postgres)', function () {
         await addCounts(a, 'check', [{ ...checkKey, count: 7 }]);
       });
       await b;
-    } finally {
-      await second.destroy();
-    }
+    });
     expect(await differences(database.db)).to.deep.equal([]);
     const checks = await sql<{ n: number }>`select sum(check_count)::int as n from container_pull_checks`.execute(database.db);
     expect(checks.rows[0]!.n).to.equal(12);

@@ -1,20 +1,7 @@
 import { expect } from 'chai';
 import { MemoryCatalogStore } from './memory-store.js';
-import { describeImage, parseImageConfig, type ImageDetails } from './model.js';
 import type { TagQuery } from './store.js';
-
-const sha = (n: number): string => `sha256:${String(n).padStart(64, '0')}`;
-
-function image(n: number, created?: string): ImageDetails {
-  const json = {
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(n + 500), size: 10 },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(n + 900), size: n }],
-  };
-  const config = parseImageConfig({ architecture: 'amd64', os: 'linux', ...(created ? { created } : {}) }, json.config);
-  return describeImage(sha(n), json.mediaType, JSON.stringify(json), json, config);
-}
+import { image, sha } from '../../../test/support/catalog-images.js';
 
 const query = (overrides: Partial<TagQuery> = {}): TagQuery => ({ sort: 'name', order: 'asc', offset: 0, limit: 50, today: '2026-06-01', ...overrides });
 

@@ -39,10 +39,3 @@ export function evaluateEnvelope(body: unknown, options: RuleOptions): EnvelopeR
   });
   return { ok: true, accepted, skipped, changes, total: events.length };
 }
-
-/** The changes an envelope announces, in order (what `evaluateEnvelope` reports as `changes`). */
-export function registryChanges(body: unknown): RegistryChange[] {
-  const events = typeof body === 'object' && body !== null ? (body as { events?: unknown }).events : undefined;
-  if (!Array.isArray(events)) return [];
-  return events.flatMap((event: unknown) => registryChangeOf(event) ?? []);
-}

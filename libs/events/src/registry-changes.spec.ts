@@ -1,7 +1,13 @@
 import { expect } from 'chai';
 import { loadScenario, scenarios } from '../../../test/support/fixtures.js';
 import type { RegistryChange } from './registry-changes.js';
-import { evaluateEnvelope, registryChanges } from './envelope.js';
+import { evaluateEnvelope } from './envelope.js';
+
+/** The changes the receiver reads from an envelope, in the same pass as its pulls (none from a malformed one). */
+function registryChanges(body: unknown): RegistryChange[] {
+  const result = evaluateEnvelope(body, { ignoredUserAgents: [] });
+  return result.ok ? result.changes : [];
+}
 
 // Per captured scenario, the changes each file announces, as "action repository[:tag][@first 4 hex of the digest]".
 const EXPECTED: Record<string, string[][]> = {
@@ -36,12 +42,6 @@ describe('registry changes (push and delete events)', () => {
     it(`finds the changes in ${scenario}`, () => {
       const found = loadScenario(scenario).map((file) => registryChanges(file.body).map(describeChange));
       expect(found).to.deep.equal(EXPECTED[scenario]);
-      // The receiver reads them in the same pass as the pulls: the same changes, in the same order.
-      const inOnePass = loadScenario(scenario).map((file) => {
-        const result = evaluateEnvelope(file.body, { ignoredUserAgents: [] });
-        return result.ok ? result.changes.map(describeChange) : [];
-      });
-      expect(inOnePass).to.deep.equal(EXPECTED[scenario]);
     });
   }
 
@@ -61,7 +61,6 @@ describe('registry changes (push and delete events)', () => {
       { action: 'delete', repository: 'a/c', tag: 'old', time: 0 },
     ]);
     const result = evaluateEnvelope(body, { ignoredUserAgents: [] });
-    expect(result.ok && result.changes).to.deep.equal(registryChanges(body));
     expect(result.ok && result.skipped.length).to.equal(6);
     expect(registryChanges({})).to.deep.equal([]);
     expect(registryChanges(null)).to.deep.equal([]);

@@ -33,6 +33,9 @@ const QUIET_WAIT_MS = 60_000;
 
 /** Worker settings tried by --investigate, each on the same 100,000 events. */
 const WORKER_VARIANTS: Array<{ label: string; env: Record<string, string>; processes?: number }> = [
+  { label: 'worker, STATICREG_BATCHES_IN_FLIGHT=1', env: { STATICREG_BATCHES_IN_FLIGHT: '1' } },
+  { label: 'worker, guide, STATICREG_BATCHES_IN_FLIGHT=1', env: { STATICREG_BATCHES_IN_FLIGHT: '1', STATICREG_COUNT_POLICY: 'guide' } },
+  { label: 'worker, STATICREG_BATCHES_IN_FLIGHT=3', env: { STATICREG_BATCHES_IN_FLIGHT: '3' } },
   { label: 'worker, STATICREG_LOG_LEVEL=warn', env: { STATICREG_LOG_LEVEL: 'warn' } },
   { label: 'worker, STATICREG_BATCH_SIZE=250', env: { STATICREG_BATCH_SIZE: '250' } },
   { label: 'worker, STATICREG_BATCH_SIZE=1000', env: { STATICREG_BATCH_SIZE: '1000' } },

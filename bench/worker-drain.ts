@@ -30,8 +30,8 @@ export const DRAIN_EVENTS = 100_000;
 /** Small: with the rollup triggers of migrations/0005 one transaction per event runs at ~80 events/s here. */
 export const BASELINE_EVENTS = 3000;
 export const BASELINE_CONCURRENCY = 16;
-/** The real worker's concurrency: STATICREG_BATCH_SIZE, 500 by default. */
-export const NOOP_CONCURRENCY = 500;
+/** The real worker's concurrency: STATICREG_BATCH_SIZE x STATICREG_BATCHES_IN_FLIGHT, 500 x 2 by default. */
+export const NOOP_CONCURRENCY = 1000;
 /** Enough for a steady rate, and half the time of a full backlog. */
 export const NOOP_EVENTS = 50_000;
 const ENQUEUE_CHUNK = 1000;

@@ -23,7 +23,8 @@ async function prepareDatabase(config: WorkerConfig & { dbUrl: string }, log: Lo
   const db = createDb({
     url: config.dbUrl,
     applicationName: 'staticreg-worker',
-    maxConnections: 4,
+    // One connection per batch in flight, one for maintenance, one for the readiness check.
+    maxConnections: config.batchesInFlight + 2,
     onPoolError: (error) => log.warn({ err: error }, 'Idle Postgres connection lost'),
   });
   for (let attempt = 1; !stopped(); attempt += 1) {
@@ -114,13 +115,20 @@ async function main(): Promise<void> {
     log,
     batchSize: config.batchSize,
     batchMaxWaitMs: config.batchMaxWaitMs,
+    batchesInFlight: config.batchesInFlight,
     lockDurationMs: config.lockDurationMs,
     stalledIntervalMs: config.stalledIntervalMs,
     maxStalledCount: config.maxStalledCount,
     dbRetryMs: config.dbRetryMs,
   });
   log.info(
-    { countPolicy: config.countPolicy, batchSize: config.batchSize, batchMaxWaitMs: config.batchMaxWaitMs, healthPort: config.healthPort },
+    {
+      countPolicy: config.countPolicy,
+      batchSize: config.batchSize,
+      batchMaxWaitMs: config.batchMaxWaitMs,
+      batchesInFlight: config.batchesInFlight,
+      healthPort: config.healthPort,
+    },
     'Worker consuming pull jobs',
   );
 

@@ -40,8 +40,9 @@ describe('configuration', () => {
       bodyLimitBytes: 256 * 1024,
       logLevel: 'debug',
     });
-    const worker = loadWorkerConfig({ STATICREG_DB_URL: 'postgresql://u:p@db:5432/staticreg', STATICREG_BATCH_SIZE: '100' });
-    expect(worker).to.include({ dbUrl: 'postgresql://u:p@db:5432/staticreg', batchSize: 100 });
+    const worker = loadWorkerConfig({ STATICREG_DB_URL: 'postgresql://u:p@db:5432/staticreg', STATICREG_BATCH_SIZE: '100', STATICREG_BATCHES_IN_FLIGHT: '3' });
+    expect(worker).to.include({ dbUrl: 'postgresql://u:p@db:5432/staticreg', batchSize: 100, batchesInFlight: 3 });
+    expect(loadWorkerConfig({}).batchesInFlight).to.equal(2);
   });
 
   it('treats an empty STATICREG_IGNORED_USER_AGENTS as "ignore nothing"', () => {
@@ -58,6 +59,8 @@ describe('configuration', () => {
     ['STATICREG_LOG_LEVEL', 'loud', () => loadWorkerConfig({ STATICREG_LOG_LEVEL: 'loud' })],
     ['STATICREG_WEBHOOK_BODY_LIMIT', '1gb', () => loadReceiverConfig({ STATICREG_WEBHOOK_BODY_LIMIT: '1gb' })],
     ['STATICREG_BATCH_SIZE', '0', () => loadWorkerConfig({ STATICREG_BATCH_SIZE: '0' })],
+    ['STATICREG_BATCHES_IN_FLIGHT', '0', () => loadWorkerConfig({ STATICREG_BATCHES_IN_FLIGHT: '0' })],
+    ['STATICREG_BATCHES_IN_FLIGHT', '1.5', () => loadWorkerConfig({ STATICREG_BATCHES_IN_FLIGHT: '1.5' })],
     ['STATICREG_RETENTION_DAYS', '0', () => loadWorkerConfig({ STATICREG_RETENTION_DAYS: '0' })],
     ['STATICREG_RETENTION_DAYS', '90d', () => loadWorkerConfig({ STATICREG_RETENTION_DAYS: '90d' })],
   ];

@@ -126,6 +126,8 @@ export interface WorkerConfig extends CommonConfig {
   healthPort: number;
   batchSize: number;
   batchMaxWaitMs: number;
+  /** Batches stored at once, each in its own transaction and Postgres connection. */
+  batchesInFlight: number;
   lockDurationMs: number;
   stalledIntervalMs: number;
   maxStalledCount: number;
@@ -275,6 +277,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     healthPort: parse(env, 'STATICREG_WORKER_PORT', port, '8094'),
     batchSize: parse(env, 'STATICREG_BATCH_SIZE', z.coerce.number().int().min(1).max(5000), '500'),
     batchMaxWaitMs: parse(env, 'STATICREG_BATCH_MAX_WAIT_MS', z.coerce.number().int().min(1).max(60000), '200'),
+    batchesInFlight: parse(env, 'STATICREG_BATCHES_IN_FLIGHT', z.coerce.number().int().min(1).max(8), '2'),
     lockDurationMs,
     stalledIntervalMs: parse(env, 'STATICREG_WORKER_STALLED_INTERVAL_MS', z.coerce.number().int().min(500), String(lockDurationMs)),
     maxStalledCount: parse(env, 'STATICREG_WORKER_MAX_STALLED', positiveInt, '100'),

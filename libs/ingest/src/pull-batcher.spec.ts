@@ -39,6 +39,47 @@ describe('Batcher', () => {
     expect(order).to.deep.equal(['start 1,2', 'end 1,2', 'settled 1', 'settled 2', 'start 3,4', 'end 3,4', 'settled 3', 'settled 4']);
   });
 
+  it('runs up to maxFlushes flushes at once, starting batches in the order they were cut', async () => {
+    const order: string[] = [];
+    let running = 0;
+    let most = 0;
+    const gates: Array<() => void> = [];
+    const batcher = new Batcher<number>({
+      maxSize: 2,
+      maxWaitMs: 60_000,
+      maxFlushes: 2,
+      flush: async (items) => {
+        running += 1;
+        most = Math.max(most, running);
+        order.push(`start ${items.join(',')}`);
+        await new Promise<void>((resolve) => gates.push(resolve));
+        order.push(`end ${items.join(',')}`);
+        running -= 1;
+      },
+    });
+    const done = Promise.all([1, 2, 3, 4, 5, 6].map((n) => batcher.add(n)));
+    await new Promise((resolve) => setImmediate(resolve));
+    // Two batches flush, the third waits for a free flush.
+    expect(order).to.deep.equal(['start 1,2', 'start 3,4']);
+    gates.shift()!();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(order).to.deep.equal(['start 1,2', 'start 3,4', 'end 1,2', 'start 5,6']);
+    const drained = batcher.drain().then(() => order.push('drained'));
+    gates.shift()!();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(order.at(-1)).to.equal('end 3,4');
+    gates.shift()!();
+    await Promise.all([done, drained]);
+    expect(order.slice(-2)).to.deep.equal(['end 5,6', 'drained']);
+    expect(most).to.equal(2);
+  });
+
+  it('refuses a maxFlushes that is not a whole number of at least 1', () => {
+    for (const maxFlushes of [0, 1.5, -1]) {
+      expect(() => new Batcher<number>({ maxSize: 1, maxWaitMs: 1, maxFlushes, flush: async () => {} })).to.throw(RangeError, /maxFlushes/);
+    }
+  });
+
   it('rejects every item of a batch whose flush throws, and only those', async () => {
     const batcher = new Batcher<number>({
       maxSize: 2,

@@ -19,6 +19,8 @@ export interface PullConsumerOptions {
   log: Logger;
   batchSize: number;
   batchMaxWaitMs: number;
+  /** Batches stored at once, each in its own transaction; the worker holds batchSize x this many jobs. */
+  batchesInFlight: number;
   lockDurationMs: number;
   stalledIntervalMs: number;
   maxStalledCount: number;
@@ -103,6 +105,7 @@ export function startPullConsumer(options: PullConsumerOptions): PullConsumer {
     ? new Batcher<PullEvent>({
         maxSize: options.batchSize,
         maxWaitMs: options.batchMaxWaitMs,
+        maxFlushes: options.batchesInFlight,
         flush: (events) => storeIsolatingFailures(options.store, db, events, log, onStored),
       })
     : undefined;
@@ -130,7 +133,8 @@ export function startPullConsumer(options: PullConsumerOptions): PullConsumer {
     },
     {
       connection: options.connection,
-      concurrency: options.batchSize,
+      // Enough jobs for every batch in flight: while one batch commits, the next one fills and starts.
+      concurrency: options.batchSize * options.batchesInFlight,
       lockDuration: options.lockDurationMs,
       stalledInterval: options.stalledIntervalMs,
       maxStalledCount: options.maxStalledCount,

@@ -19,10 +19,16 @@ EXCEPTION WHEN insufficient_privilege OR undefined_file OR feature_not_supported
     RAISE WARNING 'staticreg: pg_trgm is not available (%); browse search scans registry_repositories instead of a trigram index', SQLERRM;
 END
 $$;
+-- The operator class is named with the extension's own schema: where pg_trgm was installed earlier into a schema
+-- outside the search path (an "extensions" schema, as some hosted PostgreSQL services do), a bare gin_trgm_ops is
+-- not found.
 DO $$
+DECLARE
+    trgm_schema NAME;
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
-        CREATE INDEX IF NOT EXISTS idx_registry_repositories_search_name ON registry_repositories USING gin (search_name gin_trgm_ops);
+    SELECT n.nspname INTO trgm_schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
+    IF trgm_schema IS NOT NULL THEN
+        EXECUTE format('CREATE INDEX IF NOT EXISTS idx_registry_repositories_search_name ON registry_repositories USING gin (search_name %I.gin_trgm_ops)', trgm_schema);
     END IF;
 END
 $$;

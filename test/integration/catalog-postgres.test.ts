@@ -1,7 +1,7 @@
 // The Postgres catalog store: the same contract as the in-memory one, plus pulls, checks and last seen from the
 // worker's tables, the "not pulled or checked in N days" filter, and the crawl-pass lease between replicas.
 import { expect } from 'chai';
-import { sql } from 'kysely';
+import { sql, type KyselyPlugin, type QueryResult, type UnknownRow } from 'kysely';
 import { describeImage, describeIndex, MemoryCatalogStore, parseImageConfig, PostgresCatalogStore, type CatalogStore, type ImageDetails, type TagQuery } from '@staticreg/catalog';
 import { createTestDatabase, type TestDatabase } from '../support/services.js';
 
@@ -165,6 +165,29 @@ describe('catalog stores', function () {
       const older = (await store.listTags('lib/b/c', query({ unseenSince: '2026-05-02', sort: 'last-seen', order: 'asc' })))!;
       expect(older.tags.map((row) => row.tag)).to.deep.equal(['1.9']);
     });
+  });
+
+  it('postgres: a search page and its total come from one state of the catalog, whatever commits between its statements', async () => {
+    const { store: writer, database } = await postgresStore();
+    await writer.syncRepositoryNames(['team/a', 'team/b', 'zed'], 1_000);
+    // After the search's first statement (the rank counts), another replica's sync commits a name that sorts first.
+    let synced = false;
+    const syncAfterCount: KyselyPlugin = {
+      transformQuery: (args) => args.node,
+      transformResult: async (args): Promise<QueryResult<UnknownRow>> => {
+        if (!synced && args.result.rows[0] && 'exact' in args.result.rows[0]) {
+          synced = true;
+          await writer.syncRepositoryNames(['team/0', 'team/a', 'team/b', 'zed'], 2_000);
+        }
+        return args.result;
+      },
+    };
+    const reader = new PostgresCatalogStore(database.db.withPlugin(syncAfterCount), { owner: 'reader' });
+    const found = await reader.search('team', 0, 10);
+    expect(synced).to.equal(true);
+    expect([found.total, found.repositories.map((repository) => repository.name)]).to.deep.equal([2, ['team/a', 'team/b']]);
+    const after = await reader.search('team', 0, 10);
+    expect([after.total, after.repositories.map((repository) => repository.name)]).to.deep.equal([3, ['team/0', 'team/a', 'team/b']]);
   });
 
   it('postgres: one replica at a time holds the crawl-pass lease', async () => {

@@ -72,6 +72,18 @@ describe('schema', () => {
     expect(byHand.columns).to.have.length(9);
   });
 
+  it('builds the search trigram index where pg_trgm already lives in a schema outside the search path', async () => {
+    database = await createTestDatabase({ migrate: false });
+    await sql`create schema extensions`.execute(database.db);
+    await sql`create extension pg_trgm schema extensions`.execute(database.db);
+    await migrateToLatest(database.db);
+    const index = await sql<{ indexdef: string }>`
+      select indexdef from pg_indexes where indexname = 'idx_registry_repositories_search_name'`.execute(database.db);
+    expect(index.rows.map((row) => row.indexdef)).to.deep.equal([
+      'CREATE INDEX idx_registry_repositories_search_name ON public.registry_repositories USING gin (search_name extensions.gin_trgm_ops)',
+    ]);
+  });
+
   it('`make migrate` applies the migrations to STATICREG_DB_URL and reports them', async () => {
     database = await createTestDatabase({ migrate: false });
     const migrate = startApp('worker', { STATICREG_DB_URL: database.url }, 'migrate.ts');

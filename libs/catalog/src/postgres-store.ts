@@ -147,13 +147,25 @@ export class PostgresCatalogStore implements CatalogStore {
     this.now = options.now ?? Date.now;
   }
 
-  async listFolder(path: string, offset: number, limit: number): Promise<FolderListing> {
+  /**
+   * Runs a page's statements in one read-only REPEATABLE READ transaction: a crawl committing between them cannot
+   * make a page's total and its rows come from two states of the catalog.
+   */
+  private snapshot<T>(read: (db: Db) => Promise<T>): Promise<T> {
+    return this.db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(read);
+  }
+
+  listFolder(path: string, offset: number, limit: number): Promise<FolderListing> {
+    return this.snapshot((db) => this.folderIn(db, path, offset, limit));
+  }
+
+  private async folderIn(db: Db, path: string, offset: number, limit: number): Promise<FolderListing> {
     const [rows, self, count] = await Promise.all([
       sql<{ path: string; name: string; is_repository: boolean; repositories_below: number; tags: number }>`
         select path, name, is_repository, repositories_below, tags from registry_paths
-        where parent = ${path} order by name limit ${limit} offset ${offset}`.execute(this.db),
-      path === '' ? Promise.resolve(undefined) : sql<{ is_repository: boolean }>`select is_repository from registry_paths where path = ${path}`.execute(this.db),
-      sql<{ total: number }>`select count(*)::int as total from registry_paths where parent = ${path}`.execute(this.db),
+        where parent = ${path} order by name limit ${limit} offset ${offset}`.execute(db),
+      path === '' ? Promise.resolve(undefined) : sql<{ is_repository: boolean }>`select is_repository from registry_paths where path = ${path}`.execute(db),
+      sql<{ total: number }>`select count(*)::int as total from registry_paths where parent = ${path}`.execute(db),
     ]);
     return {
       path,
@@ -163,7 +175,11 @@ export class PostgresCatalogStore implements CatalogStore {
     };
   }
 
-  async search(query: string, offset: number, limit: number): Promise<{ total: number; repositories: RepositoryInfo[] }> {
+  search(query: string, offset: number, limit: number): Promise<{ total: number; repositories: RepositoryInfo[] }> {
+    return this.snapshot((db) => this.searchIn(db, query, offset, limit));
+  }
+
+  private async searchIn(db: Db, query: string, offset: number, limit: number): Promise<{ total: number; repositories: RepositoryInfo[] }> {
     const needle = query.trim().toLowerCase();
     if (needle === '') return { total: 0, repositories: [] };
     // search_name is lower(name) in byte order (migration 0006). LIKE on it is a trigram index scan when few names
@@ -175,7 +191,7 @@ export class PostgresCatalogStore implements CatalogStore {
     // rank is dense, an index scan that stops after the page; when it is sparse, its few rows sorted).
     const counts = await sql<{ exact: number; prefix: number; total: number }>`
       select count(*) filter (where search_name = ${needle})::int as exact, count(*) filter (where ${prefix})::int as prefix, count(*)::int as total
-      from registry_repositories where ${contains}`.execute(this.db);
+      from registry_repositories where ${contains}`.execute(db);
     const { exact, prefix: prefixed, total } = counts.rows[0]!;
     const ranks = [
       { size: exact, where: sql`search_name = ${needle}` },
@@ -196,27 +212,35 @@ export class PostgresCatalogStore implements CatalogStore {
     if (parts.length === 0) return { total, repositories: [] };
     const page = await sql<RepositoryRecord>`
       select name, tag_count, refreshed_at, error from (${sql.join(parts, sql` union all `)}) as page
-      order by rank, name collate "C"`.execute(this.db);
+      order by rank, name collate "C"`.execute(db);
     return { total, repositories: page.rows.map(repositoryInfo) };
   }
 
-  async getRepository(name: string): Promise<RepositoryInfo | undefined> {
-    const result = await sql<RepositoryRecord>`select name, tag_count, refreshed_at, error from registry_repositories where name = ${name}`.execute(this.db);
+  getRepository(name: string): Promise<RepositoryInfo | undefined> {
+    return this.repositoryIn(this.db, name);
+  }
+
+  private async repositoryIn(db: Db, name: string): Promise<RepositoryInfo | undefined> {
+    const result = await sql<RepositoryRecord>`select name, tag_count, refreshed_at, error from registry_repositories where name = ${name}`.execute(db);
     return result.rows[0] ? repositoryInfo(result.rows[0]) : undefined;
   }
 
-  async listTags(name: string, query: TagQuery): Promise<TagPage | undefined> {
-    const repository = await this.getRepository(name);
+  listTags(name: string, query: TagQuery): Promise<TagPage | undefined> {
+    return this.snapshot((db) => this.tagsIn(db, name, query));
+  }
+
+  private async tagsIn(db: Db, name: string, query: TagQuery): Promise<TagPage | undefined> {
+    const repository = await this.repositoryIn(db, name);
     if (!repository) return undefined;
-    const { rows, total } = await this.tagOrder(name, query, repository.tagCount);
+    const { rows, total } = await this.tagOrder(db, name, query, repository.tagCount);
     if (rows.length === 0) return { repository, total, tags: [] };
     // The page's 50 tags only: their manifests' summaries, and their pulls, checks and last days.
     const digests = [...new Set(rows.map((row) => row.digest))];
     const tags = rows.map((row) => row.tag);
     const [manifests, usageRows] = await Promise.all([
       sql<Pick<TagRecord, 'digest' | 'media_type' | 'kind' | 'size' | 'platforms'>>`
-        select digest, media_type, kind, size, platforms from registry_manifests where digest = any(${digests}::text[])`.execute(this.db),
-      sql<TagRecord>`${usageQuery(name, query.today, tags)}`.execute(this.db),
+        select digest, media_type, kind, size, platforms from registry_manifests where digest = any(${digests}::text[])`.execute(db),
+      sql<TagRecord>`${usageQuery(name, query.today, tags)}`.execute(db),
     ]);
     const manifestOf = new Map(manifests.rows.map((row) => [row.digest, row]));
     const usage = new Map(usageRows.rows.map((row) => [row.tag, usageOf(row)]));
@@ -236,7 +260,7 @@ export class PostgresCatalogStore implements CatalogStore {
    * (pulled in 30 days, seen once) and take the others in index order. Without the filter the total is the
    * repository's tag count; with it, a count in the same statement over the same tags seen.
    */
-  private async tagOrder(name: string, query: TagQuery, tagCount: number): Promise<{ rows: TagOrderRow[]; total: number }> {
+  private async tagOrder(db: Db, name: string, query: TagQuery, tagCount: number): Promise<{ rows: TagOrderRow[]; total: number }> {
     const since = query.unseenSince;
     // The tags seen since the filter's day, grouped: a GROUP BY over a UNION ALL is estimated at 200 rows, so the
     // planner always hashes them for the NOT IN (an estimate of every pull row of a busy year would have it rescan
@@ -252,11 +276,11 @@ export class PostgresCatalogStore implements CatalogStore {
             ) as days group by tag)`;
     const count = seen ? sql`, (select count(*) from registry_tags c where c.repository = ${name} and c.tag not in (select tag from seen))::int as total` : sql``;
     let rows: TagOrderRow[] | undefined;
-    if (query.sort === 'last-seen' && query.order === 'desc' && since === undefined) rows = await this.recentlySeen(name, query);
-    rows ??= await (query.sort === 'pulls' || query.sort === 'last-seen' ? this.tagsByUsage(name, query, seen, count) : this.tagsByColumn(name, query, seen, count));
+    if (query.sort === 'last-seen' && query.order === 'desc' && since === undefined) rows = await this.recentlySeen(db, name, query);
+    rows ??= await (query.sort === 'pulls' || query.sort === 'last-seen' ? this.tagsByUsage(db, name, query, seen, count) : this.tagsByColumn(db, name, query, seen, count));
     if (since === undefined) return { rows, total: tagCount };
     // Past the last page no row carries the count: the first page's.
-    const total = rows[0]?.total ?? (query.offset > 0 ? (await this.tagOrder(name, { ...query, offset: 0, limit: 1 }, tagCount)).total : 0);
+    const total = rows[0]?.total ?? (query.offset > 0 ? (await this.tagOrder(db, name, { ...query, offset: 0, limit: 1 }, tagCount)).total : 0);
     return { rows, total };
   }
 
@@ -265,7 +289,7 @@ export class PostgresCatalogStore implements CatalogStore {
    * page's tags, then only those 50 are read from the table: page 150 of 10,000 tags skips 7,450 index entries, not
    * 7,450 table rows.
    */
-  private async tagsByColumn(name: string, query: TagQuery, seen: RawBuilder<unknown> | undefined, count: RawBuilder<unknown>): Promise<TagOrderRow[]> {
+  private async tagsByColumn(db: Db, name: string, query: TagQuery, seen: RawBuilder<unknown> | undefined, count: RawBuilder<unknown>): Promise<TagOrderRow[]> {
     const asc = query.order === 'asc';
     const order = (alias: string) => {
       const tag = sql.ref(`${alias}.tag`);
@@ -283,7 +307,7 @@ export class PostgresCatalogStore implements CatalogStore {
         limit ${query.limit} offset ${query.offset}
       ) as page
       join registry_tags t on t.repository = ${name} and t.tag = page.tag
-      order by ${order('t')}`.execute(this.db);
+      order by ${order('t')}`.execute(db);
     return result.rows;
   }
 
@@ -293,7 +317,7 @@ export class PostgresCatalogStore implements CatalogStore {
    * offset + limit tags of the repository gives the page exactly (a tag it lacks was last seen before it); else
    * undefined, and the caller reads every day.
    */
-  private async recentlySeen(name: string, query: TagQuery): Promise<TagOrderRow[] | undefined> {
+  private async recentlySeen(db: Db, name: string, query: TagQuery): Promise<TagOrderRow[] | undefined> {
     const end = query.offset + query.limit;
     for (const days of [7, 30]) {
       const from = dayOffset(query.today, days);
@@ -313,7 +337,7 @@ export class PostgresCatalogStore implements CatalogStore {
           from keyed k order by position limit ${query.limit} offset ${query.offset}
         ) as page
         join registry_tags t on t.repository = ${name} and t.tag = page.tag collate staticreg_natural
-        order by page.position`.execute(this.db);
+        order by page.position`.execute(db);
       if ((result.rows[0]?.keyed ?? 0) >= end) return result.rows.map(({ tag, digest, created }) => ({ tag, digest, created }));
     }
     return undefined;
@@ -325,7 +349,7 @@ export class PostgresCatalogStore implements CatalogStore {
    * are in name order, read from the primary key, after the keyed tags or before them. Each part gives at most
    * offset + limit rows, numbered in its order; the page is cut from those, then joined to its tags.
    */
-  private async tagsByUsage(name: string, query: TagQuery, seen: RawBuilder<unknown> | undefined, count: RawBuilder<unknown>): Promise<TagOrderRow[]> {
+  private async tagsByUsage(db: Db, name: string, query: TagQuery, seen: RawBuilder<unknown> | undefined, count: RawBuilder<unknown>): Promise<TagOrderRow[]> {
     const asc = query.order === 'asc';
     const since = query.unseenSince;
     let keyed: RawBuilder<unknown>;
@@ -379,7 +403,7 @@ export class PostgresCatalogStore implements CatalogStore {
         order by part, rank limit ${query.limit} offset ${query.offset}
       ) as page
       join registry_tags t on t.repository = ${name} and t.tag = page.tag collate staticreg_natural
-      order by page.part, page.rank`.execute(this.db);
+      order by page.part, page.rank`.execute(db);
     return result.rows;
   }
 

@@ -30,6 +30,9 @@ BEGIN
     IF trgm_schema IS NOT NULL THEN
         EXECUTE format('CREATE INDEX IF NOT EXISTS idx_registry_repositories_search_name ON registry_repositories USING gin (search_name %I.gin_trgm_ops)', trgm_schema);
     END IF;
+EXCEPTION WHEN insufficient_privilege OR undefined_object THEN
+    -- pg_trgm installed where this role may not use it: search scans instead, as without the extension.
+    RAISE WARNING 'staticreg: pg_trgm''s operator class is not usable here (%); browse search scans registry_repositories instead of a trigram index', SQLERRM;
 END
 $$;
 

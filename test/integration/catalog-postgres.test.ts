@@ -190,6 +190,18 @@ describe('catalog stores', function () {
     expect([after.total, after.repositories.map((repository) => repository.name)]).to.deep.equal([3, ['team/0', 'team/a', 'team/b']]);
   });
 
+  it('postgres: its own writes show in the stats at once, though the stats are cached', async () => {
+    const { store } = await postgresStore();
+    expect(await store.stats()).to.include({ repositories: 0 });
+    // The first listing: a page right after it must not see the cached "never listed" (it would answer 503).
+    await store.syncRepositoryNames(['a', 'b'], 1_000);
+    expect(await store.stats()).to.include({ repositories: 2, catalogListedAt: 1_000 });
+    await store.saveRepository('a', [['1', sha(1)]], [image(1, '2026-01-01T00:00:00Z')], 2_000);
+    expect(await store.stats()).to.include({ tags: 1, manifests: 1 });
+    await store.removeRepository('b');
+    expect(await store.stats()).to.include({ repositories: 1 });
+  });
+
   it('postgres: one replica at a time holds the crawl-pass lease', async () => {
     const { store: first, database } = await postgresStore('replica-a');
     const second = new PostgresCatalogStore(database.db, { owner: 'replica-b' });

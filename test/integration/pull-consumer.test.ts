@@ -35,7 +35,7 @@ describe('pull consumer, batches in flight (real Redis)', function () {
   });
 
   /** Starts a consumer whose store records each batch and returns only when the test releases it. */
-  function gatedConsumer(batchesInFlight: number) {
+  function gatedConsumer(batchesInFlight: number, batchMaxWaitMs = 60_000) {
     const started: PullEvent[][] = [];
     releases = [];
     letThrough = false;
@@ -46,7 +46,7 @@ describe('pull consumer, batches in flight (real Redis)', function () {
       db: database.db,
       log: createLogger('pull-consumer-test', 'silent'),
       batchSize: 3,
-      batchMaxWaitMs: 60_000,
+      batchMaxWaitMs,
       batchesInFlight,
       lockDurationMs: 30_000,
       stalledIntervalMs: 30_000,
@@ -63,6 +63,18 @@ describe('pull consumer, batches in flight (real Redis)', function () {
     });
     return { started, releases, most: () => most };
   }
+
+  /** The event ids of the jobs BullMQ holds as active. */
+  async function activeIds(): Promise<string[]> {
+    const queue = createPullQueue(redis);
+    try {
+      return (await queue.getActive()).map((job) => job.data.event.id).sort();
+    } finally {
+      await queue.close();
+    }
+  }
+
+  const ids = (batch: PullEvent[] | undefined) => (batch ?? []).map((event) => event.id);
 
   async function counts(): Promise<Record<string, number>> {
     const queue = createPullQueue(redis);
@@ -85,10 +97,29 @@ describe('pull consumer, batches in flight (real Redis)', function () {
     gated.releases.shift()!();
     await eventually(async () => gated.started.length === 3, 20_000, 'third batch after the first committed');
     expect(gated.most()).to.equal(2);
+    // The first batch's jobs completed (and were removed); the second's are still held with the third's.
+    await eventually(async () => (await activeIds()).length === 6, 20_000, 'six active jobs again');
+    expect(await activeIds()).to.deep.equal([...ids(gated.started[1]), ...ids(gated.started[2])].sort());
     while (gated.releases.length > 0) gated.releases.shift()!();
     await eventually(async () => (await counts()).wait === 0 && (await counts()).active === 0, 20_000, 'queue drained');
     expect(gated.started.flat()).to.have.length(9);
     expect(new Set(gated.started.flat().map((event) => event.id)).size).to.equal(9);
+  });
+
+  it('holds a batch cut by age until one of the batches in flight commits', async () => {
+    const gated = gatedConsumer(2, 50);
+    // Three partial batches, each cut by its 50 ms timer: two flush, the third waits although BullMQ could hold more.
+    for (const name of ['age-a', 'age-b', 'age-c']) {
+      const before = gated.started.length;
+      await enqueue(TEST_REDIS_URL, spreadPulls(name, 1));
+      if (before < 2) await eventually(async () => gated.started.length === before + 1, 20_000, `${name} storing`);
+    }
+    await eventually(async () => (await counts()).active === 3, 20_000, 'three active jobs');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(gated.started.length).to.equal(2);
+    gated.releases.shift()!();
+    await eventually(async () => gated.started.length === 3, 20_000, 'the third batch after a commit');
+    expect(gated.most()).to.equal(2);
   });
 
   it('stores one batch at a time with batchesInFlight 1', async () => {

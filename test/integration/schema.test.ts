@@ -3,9 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { sql } from 'kysely';
-import { MIGRATIONS_DIR, migrateToLatest } from '@staticreg/db';
+import { createDb, MIGRATIONS_DIR, migrateToLatest } from '@staticreg/db';
 import { REPO_ROOT, startApp } from '../support/processes.js';
-import { createTestDatabase, type TestDatabase } from '../support/services.js';
+import { ADMIN_DB_URL, createTestDatabase, type TestDatabase } from '../support/services.js';
 
 const SCHEMA_FILE = `${REPO_ROOT}sql/event_schema.sql`;
 
@@ -82,6 +82,33 @@ describe('schema', () => {
     expect(index.rows.map((row) => row.indexdef)).to.deep.equal([
       'CREATE INDEX idx_registry_repositories_search_name ON public.registry_repositories USING gin (search_name extensions.gin_trgm_ops)',
     ]);
+  });
+
+  it('migrates without the trigram index where pg_trgm lives in a schema the migrating role may not use', async () => {
+    database = await createTestDatabase({ migrate: false });
+    const role = `${database.name}_owner`;
+    await sql`create schema private_ext`.execute(database.db);
+    await sql`create extension pg_trgm schema private_ext`.execute(database.db);
+    await sql.raw(`create role ${role} login`).execute(database.db);
+    await sql.raw(`alter database ${database.name} owner to ${role}`).execute(database.db);
+    await sql.raw(`alter schema public owner to ${role}`).execute(database.db);
+    const url = new URL(database.url);
+    url.username = role;
+    const owner = createDb({ url: url.href, applicationName: 'staticreg-test-owner', maxConnections: 1 });
+    try {
+      await migrateToLatest(owner);
+      const index = await sql`select 1 from pg_indexes where indexname = 'idx_registry_repositories_search_name'`.execute(owner);
+      expect(index.rows).to.have.length(0);
+      const migrations = await sql<{ name: string }>`select name from staticreg_migration order by name`.execute(owner);
+      expect(migrations.rows.map((row) => row.name)).to.include('0006_registry_catalog_search').and.include('0007_metrics_rollups_fast');
+    } finally {
+      await owner.destroy();
+      await database.drop();
+      database = undefined;
+      const admin = createDb({ url: ADMIN_DB_URL, applicationName: 'staticreg-test-admin', maxConnections: 1 });
+      await sql.raw(`drop role if exists ${role}`).execute(admin);
+      await admin.destroy();
+    }
   });
 
   it('`make migrate` applies the migrations to STATICREG_DB_URL and reports them', async () => {

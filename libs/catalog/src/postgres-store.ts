@@ -160,13 +160,12 @@ export class PostgresCatalogStore implements CatalogStore {
   }
 
   private async folderIn(db: Db, path: string, offset: number, limit: number): Promise<FolderListing> {
-    const [rows, self, count] = await Promise.all([
-      sql<{ path: string; name: string; is_repository: boolean; repositories_below: number; tags: number }>`
-        select path, name, is_repository, repositories_below, tags from registry_paths
-        where parent = ${path} order by name limit ${limit} offset ${offset}`.execute(db),
-      path === '' ? Promise.resolve(undefined) : sql<{ is_repository: boolean }>`select is_repository from registry_paths where path = ${path}`.execute(db),
-      sql<{ total: number }>`select count(*)::int as total from registry_paths where parent = ${path}`.execute(db),
-    ]);
+    // One after the other: a transaction's statements share its one connection.
+    const rows = await sql<{ path: string; name: string; is_repository: boolean; repositories_below: number; tags: number }>`
+      select path, name, is_repository, repositories_below, tags from registry_paths
+      where parent = ${path} order by name limit ${limit} offset ${offset}`.execute(db);
+    const self = path === '' ? undefined : await sql<{ is_repository: boolean }>`select is_repository from registry_paths where path = ${path}`.execute(db);
+    const count = await sql<{ total: number }>`select count(*)::int as total from registry_paths where parent = ${path}`.execute(db);
     return {
       path,
       isRepository: self?.rows[0]?.is_repository ?? false,
@@ -237,11 +236,9 @@ export class PostgresCatalogStore implements CatalogStore {
     // The page's 50 tags only: their manifests' summaries, and their pulls, checks and last days.
     const digests = [...new Set(rows.map((row) => row.digest))];
     const tags = rows.map((row) => row.tag);
-    const [manifests, usageRows] = await Promise.all([
-      sql<Pick<TagRecord, 'digest' | 'media_type' | 'kind' | 'size' | 'platforms'>>`
-        select digest, media_type, kind, size, platforms from registry_manifests where digest = any(${digests}::text[])`.execute(db),
-      sql<TagRecord>`${usageQuery(name, query.today, tags)}`.execute(db),
-    ]);
+    const manifests = await sql<Pick<TagRecord, 'digest' | 'media_type' | 'kind' | 'size' | 'platforms'>>`
+      select digest, media_type, kind, size, platforms from registry_manifests where digest = any(${digests}::text[])`.execute(db);
+    const usageRows = await sql<TagRecord>`${usageQuery(name, query.today, tags)}`.execute(db);
     const manifestOf = new Map(manifests.rows.map((row) => [row.digest, row]));
     const usage = new Map(usageRows.rows.map((row) => [row.tag, usageOf(row)]));
     const empty: TagUsage = { pulls7: 0, pulls30: 0, checks7: 0, checks30: 0 };
@@ -423,7 +420,20 @@ export class PostgresCatalogStore implements CatalogStore {
   }
 
   async putDetails(details: ManifestDetails): Promise<void> {
-    await this.insertManifests(this.db, [details]);
+    await this.changing(() => this.insertManifests(this.db, [details]));
+  }
+
+  /**
+   * Runs a write of this process, then drops the cached stats: the pages read them to know whether the catalog was
+   * ever listed, and a cached "never" would answer 503 for up to STATS_TTL_MS after the first listing committed.
+   * Writes by other replicas show within STATS_TTL_MS.
+   */
+  private async changing<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } finally {
+      this.statsCache = undefined;
+    }
   }
 
   async stats(): Promise<CatalogStats> {
@@ -520,7 +530,7 @@ export class PostgresCatalogStore implements CatalogStore {
   }
 
   async syncRepositoryNames(names: readonly string[], listedAt: number): Promise<{ added: number; removed: number }> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.changing(() => this.db.transaction().execute(async (trx) => {
       const existing = await sql<{ name: string }>`select name from registry_repositories`.execute(trx);
       const listed = new Set(names);
       const gone = existing.rows.map((row) => row.name).filter((name) => !listed.has(name));
@@ -528,7 +538,7 @@ export class PostgresCatalogStore implements CatalogStore {
       const added = await this.addRepositories(trx, names);
       await sql`update registry_catalog_state set listed_at = ${new Date(listedAt)} where id = 1`.execute(trx);
       return { added, removed };
-    });
+    }));
   }
 
   async repositoriesForRefresh(): Promise<string[]> {
@@ -566,7 +576,7 @@ export class PostgresCatalogStore implements CatalogStore {
 
   async saveRepository(name: string, tags: ReadonlyArray<readonly [string, string]>, manifests: readonly ManifestDetails[], refreshedAt: number): Promise<void> {
     await this.insertManifests(this.db, manifests);
-    await this.db.transaction().execute(async (trx) => {
+    await this.changing(() => this.db.transaction().execute(async (trx) => {
       await this.addRepositories(trx, [name]);
       // The row lock serialises two replicas refreshing the same repository (both notified of one push).
       const before = await sql<{ tag_count: number }>`select tag_count from registry_repositories where name = ${name} for update`.execute(trx);
@@ -588,24 +598,26 @@ export class PostgresCatalogStore implements CatalogStore {
         const paths = [...ancestors(name), name].sort();
         await sql`update registry_paths set tags = tags + ${delta} where path = any(${paths}::text[])`.execute(trx);
       }
-    });
+    }));
   }
 
   async markRepositoryError(name: string, message: string, at: number): Promise<void> {
-    await sql`update registry_repositories set error = ${message.slice(0, 2000)}, refreshed_at = coalesce(refreshed_at, ${new Date(at)}) where name = ${name}`.execute(this.db);
+    await this.changing(() =>
+      sql`update registry_repositories set error = ${message.slice(0, 2000)}, refreshed_at = coalesce(refreshed_at, ${new Date(at)}) where name = ${name}`.execute(this.db),
+    );
   }
 
   async removeRepository(name: string): Promise<void> {
-    await this.db.transaction().execute((trx) => this.deleteRepositories(trx, [name]));
+    await this.changing(() => this.db.transaction().execute((trx) => this.deleteRepositories(trx, [name])));
   }
 
   async pruneManifests(): Promise<number> {
-    const result = await sql`
+    const result = await this.changing(() => sql`
       delete from registry_manifests m
       where not exists (select 1 from registry_tags t where t.digest = m.digest)
         and not exists (
           select 1 from registry_tags t join registry_manifests parent on parent.digest = t.digest and parent.kind = 'index'
-          where parent.platforms @> jsonb_build_array(jsonb_build_object('digest', m.digest)))`.execute(this.db);
+          where parent.platforms @> jsonb_build_array(jsonb_build_object('digest', m.digest)))`.execute(this.db));
     return Number(result.numAffectedRows ?? 0);
   }
 

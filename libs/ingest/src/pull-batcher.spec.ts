@@ -74,6 +74,38 @@ describe('Batcher', () => {
     expect(most).to.equal(2);
   });
 
+  it('with flushes in parallel, rejects the items of the flush that throws and resolves the other', async () => {
+    const batcher = new Batcher<number>({
+      maxSize: 2,
+      maxWaitMs: 60_000,
+      maxFlushes: 2,
+      flush: async (items) => {
+        await new Promise((resolve) => setTimeout(resolve, items.includes(1) ? 5 : 20));
+        if (items.includes(1)) throw new Error('boom');
+      },
+    });
+    const results = await Promise.allSettled([1, 2, 3, 4].map((n) => batcher.add(n)));
+    expect(results.map((result) => result.status)).to.deep.equal(['rejected', 'rejected', 'fulfilled', 'fulfilled']);
+    await batcher.drain();
+  });
+
+  it('drain also waits for a batch cut while it waits', async () => {
+    const flushed: number[][] = [];
+    const batcher = new Batcher<number>({
+      maxSize: 10,
+      maxWaitMs: 5,
+      flush: async (items) => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        flushed.push(items);
+      },
+    });
+    void batcher.add(1);
+    const drained = batcher.drain();
+    void batcher.add(2);
+    await drained;
+    expect(flushed).to.deep.equal([[1], [2]]);
+  });
+
   it('refuses a maxFlushes that is not a whole number of at least 1', () => {
     for (const maxFlushes of [0, 1.5, -1]) {
       expect(() => new Batcher<number>({ maxSize: 1, maxWaitMs: 1, maxFlushes, flush: async () => {} })).to.throw(RangeError, /maxFlushes/);

@@ -61,6 +61,18 @@ describe('session store (real Postgres)', () => {
     expect(sessions.rows[0]!.n).to.equal(1);
   });
 
+  it('counts an event once when it comes again after its claim was pruned but its session event was kept', async () => {
+    const pull = [request('p1', '2026-11-27T10:00:00.000Z', 'HEAD', INDEX, '1.0'), request('p2', '2026-11-27T10:00:00.020Z', 'GET', INDEX), request('p3', '2026-11-27T10:00:00.050Z', 'GET', CHILD)];
+    await storeSessionBatch(database.db, pull, 10_000);
+    expect(await counts(database)).to.deep.equal(['pull 2026-11-27 1.0 amd64 x1']);
+    // Claims are kept STATICREG_DEDUP_RETENTION_DAYS, session events STATICREG_SESSION_RETENTION_HOURS: either may go first.
+    await sql`delete from processed_pull_events`.execute(database.db);
+    await storeSessionBatch(database.db, [pull[1]!, pull[2]!], 10_000);
+    expect(await counts(database)).to.deep.equal(['pull 2026-11-27 1.0 amd64 x1']);
+    const events = await sql<{ n: number }>`select count(*)::int as n from pull_session_events`.execute(database.db);
+    expect(events.rows[0]!.n).to.equal(3);
+  });
+
   it('never changes earlier counts when a polling client\'s old events are pruned', async () => {
     const poll: PullEvent[] = [request('g', '2026-11-27T23:59:50Z', 'GET', CHILD, '1.0')];
     for (let i = 1; i <= 10; i += 1) {

@@ -28,13 +28,11 @@ export function loadCapturedPull(): CapturedBody {
  * events from many clients would be (the session count policy groups one client's events; the address keeps every
  * request a separate client, so each one is a pull of its own).
  */
-export function freshBodies(captured: CapturedBody, count: number): string[] {
+export function freshBody(captured: CapturedBody, index: number): string {
   const address = captured.event.request.addr as string;
-  return Array.from({ length: count }, (_, index) =>
-    captured.raw
-      .replace(captured.eventId, randomUUID())
-      .replace(`"${address}"`, `"10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}:${40000 + (index % 20000)}"`),
-  );
+  return captured.raw
+    .replace(captured.eventId, randomUUID())
+    .replace(`"${address}"`, `"10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}:${40000 + (index % 20000)}"`);
 }
 
 /** mulberry32: a small seeded generator, so every run enqueues the same mix of events. */

@@ -4,7 +4,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { evaluateEnvelope, INVALID_REASONS, type RuleOptions, type SkipReason } from '@staticreg/events';
+import { evaluateEnvelope, INVALID_REASONS, type PullEvent, type RuleOptions, type SkipReason } from '@staticreg/events';
 import { enqueuePullEvents, publishRegistryChanges, type IntakeRecorder, type PullJobData } from '@staticreg/queue';
 import { addHealthRoutes, errorHandler, HttpError, withTimeout } from '@staticreg/http';
 import { METRICS_PATH, metricsHandler, type HttpMetrics, type ReceiverEventMetrics, type Registry } from '@staticreg/observability';
@@ -26,6 +26,11 @@ export interface ReceiverDeps {
   webhookToken: string | undefined;
   bodyLimitBytes: number;
   enqueueTimeoutMs: number;
+  /**
+   * Makes the accepted events durable before the answer; by default one enqueue on `queue`. The ack bench's
+   * synchronous design commits them to Postgres here instead, so the two designs differ in nothing else.
+   */
+  deliver?: (events: readonly PullEvent[]) => Promise<void>;
   /** Redis stream for manifest pushes and deletes (browse refreshes those repositories); unset: not published. */
   changesStream?: string;
   isShuttingDown?: () => boolean;
@@ -61,6 +66,7 @@ function bearerAuth(token: string): RequestHandler {
 
 export function createReceiverApp(deps: ReceiverDeps): Express {
   const { log, queue } = deps;
+  const deliver = deps.deliver ?? ((events: readonly PullEvent[]) => enqueuePullEvents(queue, events));
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -87,7 +93,7 @@ export function createReceiverApp(deps: ReceiverDeps): Express {
     // Pushes and deletes (rare) also go to the stream browse follows; pull envelopes add no Redis round trip.
     const changes = deps.changesStream ? result.changes : [];
     try {
-      await withTimeout(enqueuePullEvents(queue, result.accepted), deps.enqueueTimeoutMs, 'enqueue');
+      await withTimeout(deliver(result.accepted), deps.enqueueTimeoutMs, 'enqueue');
       if (changes.length > 0) await withTimeout(publishRegistryChanges(deps.redis, deps.changesStream!, changes), deps.enqueueTimeoutMs, 'publish');
     } catch (error) {
       // Nothing is acknowledged that is not in Redis: 503 makes the registry retry the whole envelope.

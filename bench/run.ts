@@ -144,7 +144,7 @@ async function main(): Promise<void> {
   if (ack) {
     console.log(
       `\n[1] serial ack latency (client: this process, a raw socket sending Go's request; servers: one process each, the first six measured in turns of 250 requests; ` +
-        `${thousands(ACK_REQUESTS)} requests each after ${ACK_WARMUP} of warm-up)`,
+        `${thousands(ACK_REQUESTS)} requests each after ${thousands(ACK_WARMUP)} of warm-up)`,
     );
     console.log(formatAckTable(ack));
     const { floor, receiver, synchronous } = ack;

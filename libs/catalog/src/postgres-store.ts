@@ -128,6 +128,17 @@ function namePositions(repository: string): RawBuilder<unknown> {
   return sql`positions as (select t.tag, row_number() over (order by t.tag) as position from registry_tags t where t.repository = ${repository})`;
 }
 
+/** Each tag's last day pulled or checked (counts above 0), from `from` on when given: the (tag, day) rows of last seen. */
+function lastSeenDays(repository: string, from?: string): RawBuilder<unknown> {
+  const since = from === undefined ? sql`` : sql`and pull_date >= ${from}::date`;
+  return sql`
+    select tag, max(day) as day from (
+      select tag, max(pull_date) as day from container_pull_metrics where repo_name = ${repository} ${since} and pull_count > 0 group by tag
+      union all
+      select tag, max(pull_date) from container_pull_checks where repo_name = ${repository} ${since} and check_count > 0 group by tag
+    ) as days group by tag`;
+}
+
 export interface PostgresStoreOptions {
   /** This replica's name in the crawl-pass lease. */
   owner: string;
@@ -321,12 +332,7 @@ export class PostgresCatalogStore implements CatalogStore {
       const result = await sql<TagOrderRow & { keyed: number }>`
         with ${namePositions(name)},
         keyed as (
-          select k.tag, k.day, p.position from (
-            select tag, max(day) as day from (
-              select tag, max(pull_date) as day from container_pull_metrics where repo_name = ${name} and pull_date >= ${from}::date and pull_count > 0 group by tag
-              union all
-              select tag, max(pull_date) from container_pull_checks where repo_name = ${name} and pull_date >= ${from}::date and check_count > 0 group by tag
-            ) as days group by tag) as k
+          select k.tag, k.day, p.position from (${lastSeenDays(name, from)}) as k
           join positions p on p.tag = k.tag)
         select t.tag, t.digest, t.created, (select count(*) from keyed)::int as keyed
         from (
@@ -366,12 +372,7 @@ export class PostgresCatalogStore implements CatalogStore {
       keyedOrder = asc ? sql`k.pulls30 asc, k.pulls7 asc, k.position` : sql`k.pulls30 desc, k.pulls7 desc, k.position`;
       if (seen) keyedUnseen = sql`and k.tag not in (select tag from seen)`;
     } else {
-      keyed = sql`
-        select tag, max(day) as day from (
-          select tag, max(pull_date) as day from container_pull_metrics where repo_name = ${name} and pull_count > 0 group by tag
-          union all
-          select tag, max(pull_date) from container_pull_checks where repo_name = ${name} and check_count > 0 group by tag
-        ) as days group by tag`;
+      keyed = lastSeenDays(name);
       // Never seen is the oldest: first ascending, last descending.
       keyedPart = asc ? sql`2` : sql`0`;
       keyedOrder = asc ? sql`k.day asc, k.position` : sql`k.day desc, k.position`;

@@ -33,11 +33,6 @@ const COUNT_TABLES = {
 } as const;
 
 /**
- * Adds counts to their rows, creating the rows that do not exist yet. A negative count takes pulls back (a
- * recomputed session); rows that reach zero are deleted, so every stored row has a count of at least 1.
- * `counts` must have unique keys and should be sorted by key (lock order).
- */
-/**
  * Takes the rollups' transaction-scoped advisory lock (migrations 0005/0007), the one the rollup triggers take after
  * their statement. A writer takes it before its first count row: the trigger alone would take it only after the
  * statement has locked its rows, so a batch of checks alone could hold a row that a batch already holding the lock
@@ -47,6 +42,11 @@ export async function lockRollups(trx: Executor): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtextextended('staticreg.metrics_rollups', 0))`.execute(trx);
 }
 
+/**
+ * Adds counts to their rows, creating the rows that do not exist yet. A negative count takes pulls back (a
+ * recomputed session); rows that reach zero are deleted, so every stored row has a count of at least 1.
+ * `counts` must have unique keys and should be sorted by key (lock order).
+ */
 export async function addCounts(trx: Executor, kind: 'pull' | 'check', counts: readonly PullCount[]): Promise<void> {
   if (counts.length === 0) return;
   await lockRollups(trx);

@@ -1,6 +1,7 @@
 // One pass over a notification envelope: the pulls to count, the events skipped and why, the registry changes.
 import { evaluateEvent, type PullEvent, type RuleOptions, type SkipReason } from './rules.js';
 import { registryChangeOf, type RegistryChange } from './registry-changes.js';
+import { isObject } from './json.js';
 
 export interface SkippedEvent {
   index: number;
@@ -17,10 +18,8 @@ export type EnvelopeResult =
  * pulls are also read as registry changes (manifest pushes and deletes), so the envelope is walked once.
  */
 export function evaluateEnvelope(body: unknown, options: RuleOptions): EnvelopeResult {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    return { ok: false, error: 'body must be a JSON object of the form {"events": [...]}' };
-  }
-  const events = (body as { events?: unknown }).events;
+  if (!isObject(body)) return { ok: false, error: 'body must be a JSON object of the form {"events": [...]}' };
+  const events = body.events;
   if (!Array.isArray(events)) return { ok: false, error: 'body must have an "events" array' };
   const accepted: PullEvent[] = [];
   const skipped: SkippedEvent[] = [];

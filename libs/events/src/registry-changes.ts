@@ -2,6 +2,7 @@
 import { MANIFEST_MEDIA_TYPES } from './rules.js';
 import { isValidDigest, isValidRepository, isValidTag } from './reference.js';
 import { parseRfc3339 } from './timestamp.js';
+import { isObject } from './json.js';
 
 /** A repository whose tags or manifests changed: browse refreshes it instead of waiting for its next crawl. */
 export interface RegistryChange {
@@ -13,11 +14,6 @@ export interface RegistryChange {
   time: number;
 }
 
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * The change one event announces, if any: a push of a manifest (of any of the four types, by tag or by digest) or a

@@ -2,6 +2,7 @@
 import { ARCHITECTURE_NOT_SPECIFIED, architectureFromUserAgent, platformName } from './architecture.js';
 import { isValidDigest, isValidRepository, isValidTag } from './reference.js';
 import { parseRfc3339 } from './timestamp.js';
+import { isObject } from './json.js';
 
 /** The four manifest media types whose pulls are counted. */
 export const MANIFEST_MEDIA_TYPES: ReadonlySet<string> = new Set([
@@ -63,11 +64,6 @@ export type EventVerdict =
 
 const MAX_ID_LENGTH = 256;
 
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function stringField(object: unknown, key: string): string | undefined {
   if (!isObject(object)) return undefined;

@@ -1,7 +1,8 @@
 // The ops dashboard feature: the /dashboard page, the metrics API (JSON, CSV) and pipeline health.
 import express, { type Router } from 'express';
 import { createMetricsApiRouter, METRICS_API, type MetricsApiDeps } from './api.js';
-import { databaseErrors, parameterErrors } from './params.js';
+import { parameterErrors } from './params.js';
+import { databaseErrors } from '../database-errors.js';
 import { createDashboardPageRouter } from './page.js';
 import { createPipelineRouter, type PipelineDeps } from './pipeline.js';
 
@@ -13,6 +14,7 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
   router.use(createMetricsApiRouter(deps));
   router.use(createPipelineRouter(deps));
   router.use(METRICS_API, parameterErrors);
-  router.use(METRICS_API, databaseErrors);
+  // A configured database that does not answer (down, restarting, out of connections): 503, not a 500.
+  router.use(METRICS_API, databaseErrors('database unavailable, retry later'));
   return router;
 }

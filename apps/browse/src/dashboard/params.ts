@@ -1,7 +1,7 @@
 // Parses and validates the dashboard's query parameters (shared by the page and the API); a bad one names itself.
 import type { ErrorRequestHandler } from 'express';
 import { isValidRepository, isValidTag } from '@staticreg/events';
-import { isTransientDbError, type MetricsFilter } from '@staticreg/db';
+import type { MetricsFilter } from '@staticreg/db';
 import { HttpError } from '@staticreg/http';
 
 /** The range presets of the dashboard, in days (today included). */
@@ -28,13 +28,6 @@ export class ParameterError extends Error {
 /** A parameter error is the client's: 400 naming the parameter (the app's error handler writes the body). */
 export const parameterErrors: ErrorRequestHandler = (error, _req, _res, next) => {
   next(error instanceof ParameterError ? new HttpError(400, error.message) : error);
-};
-
-/** A configured database that does not answer (down, restarting, out of connections): 503, retry later, not a 500. */
-export const databaseErrors: ErrorRequestHandler = (error, _req, _res, next) => {
-  // An HttpError already says what failed (e.g. Redis for the pipeline panels), whatever its message mentions.
-  const fromDatabase = !(error instanceof HttpError) && isTransientDbError(error);
-  next(fromDatabase ? new HttpError(503, 'database unavailable, retry later', { 'Retry-After': '5' }) : error);
 };
 
 export interface ParsedMetricsQuery {

@@ -1,8 +1,7 @@
 // The registry feature of browse: home (repository tree), search, repository and tag pages, each also as JSON.
 import express, { type ErrorRequestHandler, type Request, type Router } from 'express';
-import { isTransientDbError } from '@staticreg/db';
 import { HttpError } from '@staticreg/http';
-import { RegistryError } from '@staticreg/registry';
+import { databaseErrors } from '../database-errors.js';
 import { homePage, registryNotConfiguredPage, repositoryHref, repositoryPage, searchPage, tagHref, tagPage } from './pages.js';
 import { limitParam, pageParam, parseRepositoryPath, pathParam, searchParam, SEARCH_PAGE_SIZE, SUGGEST_LIMIT, tagListParams } from './params.js';
 import { RegistryNotConfiguredError, type RegistryBrowser } from './service.js';
@@ -109,13 +108,7 @@ export function createRegistryRouter(browser: RegistryBrowser): Router {
   };
   router.use(notConfigured);
 
-  // Postgres down is the service being unavailable, not a bug: 503, and the app's handler writes the page.
-  const databaseErrors: ErrorRequestHandler = (error, _req, _res, next) => {
-    // isTransientDbError reads messages too ("connect ECONNREFUSED"): errors that already say what failed pass through.
-    const fromDatabase = !(error instanceof HttpError) && !(error instanceof RegistryError) && isTransientDbError(error);
-    next(fromDatabase ? new HttpError(503, 'the catalog database is unavailable, retry later', { 'Retry-After': '5' }) : error);
-  };
-  router.use(databaseErrors);
+  router.use(databaseErrors('the catalog database is unavailable, retry later'));
 
   return router;
 }

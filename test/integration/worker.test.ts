@@ -6,7 +6,7 @@ import { aggregatePulls } from '@staticreg/events';
 import { createDb } from '@staticreg/db';
 import { storePullBatch } from '@staticreg/ingest';
 import { createPullQueue, createRedisConnection } from '@staticreg/queue';
-import { startApp, type AppProcess } from '../support/processes.js';
+import { freePort, startApp, type AppProcess } from '../support/processes.js';
 import { createTestDatabase, eventually, freshRedis, metricRows, TEST_REDIS_URL, totalPulls, type TestDatabase } from '../support/services.js';
 import { createPrivatePostgres, type PrivatePostgres } from '../support/private-services.js';
 import { enqueue, makePull, spreadPulls } from '../support/pulls.js';
@@ -146,6 +146,23 @@ describe('worker, guide policy (real Redis and Postgres)', function () {
     expect(worker.logLines('Skipping pull event save: Database pool is not active.')).to.have.length(30);
     expect((await queueCounts()).failed).to.equal(0);
     expect(await totalPulls(database.db)).to.equal(0);
+  });
+});
+
+describe('worker start-up', function () {
+  this.timeout(60_000);
+
+  it('stops cleanly on SIGTERM while it is still retrying to reach Postgres', async () => {
+    const nothingListens = await freePort();
+    const worker = startApp('worker', { ...FAST_RECOVERY, STATICREG_DB_RETRY_MS: '60000', STATICREG_DB_URL: `postgresql://postgres@127.0.0.1:${nothingListens}/staticreg` });
+    try {
+      await eventually(async () => worker.logLines('Unable to prepare the database, retrying').length > 0, 30_000, 'start-up retry');
+      expect(await worker.stop('SIGTERM')).to.equal(0);
+      expect(worker.logLines('Stopped')).to.have.length(1);
+      expect(worker.logLines('Worker consuming pull jobs')).to.deep.equal([]);
+    } finally {
+      await worker.stop('SIGKILL');
+    }
   });
 });
 

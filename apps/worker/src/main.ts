@@ -1,4 +1,5 @@
 // Worker process: prepare the schema, consume pull jobs in batches, run scheduled maintenance, stop cleanly.
+import type { Server } from 'node:http';
 import express from 'express';
 import { sql, type Kysely } from 'kysely';
 import { loadWorkerConfig, type WorkerConfig } from '@staticreg/config';
@@ -13,13 +14,29 @@ import {
   registerQueueDepth,
   type WorkerBatchMetrics,
 } from '@staticreg/observability';
-import { ManifestResolver, startMaintenance, startPullConsumer, storePullBatch, storeSessionBatch, type BatchStore, type Maintenance } from '@staticreg/ingest';
+import {
+  ManifestResolver,
+  startMaintenance,
+  startPullConsumer,
+  storePullBatch,
+  storeSessionBatch,
+  type BatchStore,
+  type Maintenance,
+  type PullConsumer,
+} from '@staticreg/ingest';
 import { createRegistryClient } from '@staticreg/registry';
 import { STATICREG_USER_AGENT } from '@staticreg/config';
 import { addHealthRoutes, closeServer, errorHandler, listen, onShutdownSignal, runMain } from '@staticreg/http';
 
-/** Migrates, retrying while Postgres is unreachable: consuming before the schema exists would lose nothing but waste attempts. */
-async function prepareDatabase(config: WorkerConfig & { dbUrl: string }, log: Logger, stopped: () => boolean): Promise<Kysely<Database>> {
+/**
+ * Migrates, retrying while Postgres is unreachable: consuming before the schema exists would lose nothing but waste
+ * attempts. Returns undefined when the worker is told to stop meanwhile.
+ */
+async function prepareDatabase(
+  config: WorkerConfig & { dbUrl: string },
+  log: Logger,
+  stopping: { stopped: () => boolean; wait: (ms: number) => Promise<void> },
+): Promise<Kysely<Database> | undefined> {
   const db = createDb({
     url: config.dbUrl,
     applicationName: 'staticreg-worker',
@@ -27,7 +44,7 @@ async function prepareDatabase(config: WorkerConfig & { dbUrl: string }, log: Lo
     maxConnections: config.batchesInFlight + 2,
     onPoolError: (error) => log.warn({ err: error }, 'Idle Postgres connection lost'),
   });
-  for (let attempt = 1; !stopped(); attempt += 1) {
+  for (let attempt = 1; !stopping.stopped(); attempt += 1) {
     try {
       await sql`select 1`.execute(db);
       log.info('PostgreSQL connection pool successfully initialized.');
@@ -35,11 +52,13 @@ async function prepareDatabase(config: WorkerConfig & { dbUrl: string }, log: Lo
       log.info({ applied: results.map((result) => result.migrationName) }, 'Database schema initialized successfully.');
       return db;
     } catch (error) {
+      if (stopping.stopped()) break;
       log.warn({ err: error, attempt, retryMs: config.dbRetryMs }, 'Unable to prepare the database, retrying');
-      await new Promise((resolve) => setTimeout(resolve, config.dbRetryMs));
+      await stopping.wait(config.dbRetryMs);
     }
   }
-  return db;
+  await db.destroy();
+  return undefined;
 }
 
 /** Times and counts every batch the consumer stores (the wrapper adds no I/O of its own). */
@@ -64,9 +83,28 @@ async function main(): Promise<void> {
   const config = loadWorkerConfig();
   const log = createLogger('worker', config.logLevel);
   let shuttingDown = false;
+  // SIGTERM must also end the start-up's database retries, so the handler is in place before them.
+  const wakeOnShutdown = new Set<() => void>();
+  const stopping = {
+    stopped: () => shuttingDown,
+    wait: (ms: number) =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          wakeOnShutdown.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        wakeOnShutdown.add(done);
+      }),
+  };
 
   const redis = createRedisConnection(config.redisUrl, 'worker');
   let db: Kysely<Database> | undefined;
+  let consumer: PullConsumer | undefined;
+  let maintenance: Maintenance | undefined;
+  let server: Server | undefined;
+  let preparing: Promise<unknown> = Promise.resolve();
 
   const metricsRegistry = createMetricsRegistry();
   const batchMetrics = createWorkerBatchMetrics(metricsRegistry);
@@ -77,6 +115,18 @@ async function main(): Promise<void> {
       const added = await oldestWaitingJobTime(pullQueue);
       return added === undefined ? 0 : Math.max(0, (Date.now() - added) / 1000);
     },
+  });
+
+  onShutdownSignal(log, async () => {
+    shuttingDown = true;
+    for (const wake of [...wakeOnShutdown]) wake();
+    await preparing;
+    await maintenance?.close();
+    await consumer?.close();
+    await pullQueue.close();
+    if (server) await closeServer(server);
+    await db?.destroy();
+    redis.disconnect();
   });
 
   const health = express();
@@ -90,13 +140,17 @@ async function main(): Promise<void> {
     () => shuttingDown,
   );
   health.use(errorHandler(log));
-  const server = config.healthPort === 0 ? undefined : await listen(health, config.healthPort, config.bind);
+  server = config.healthPort === 0 ? undefined : await listen(health, config.healthPort, config.bind);
 
   if (config.dbUrl) {
-    db = await prepareDatabase({ ...config, dbUrl: config.dbUrl }, log, () => shuttingDown);
+    const prepared = prepareDatabase({ ...config, dbUrl: config.dbUrl }, log, stopping);
+    preparing = prepared;
+    db = await prepared;
+    if (!db) return;
   } else {
     log.warn('WARNING: STATICREG_DB_URL environment variable is not set. Database functions will be disabled.');
   }
+  if (shuttingDown) return;
 
   const registryClient = config.registry ? createRegistryClient(config.registry, { userAgent: STATICREG_USER_AGENT }) : undefined;
   const resolver = new ManifestResolver(registryClient, log);
@@ -108,7 +162,7 @@ async function main(): Promise<void> {
     log.warn('STATICREG_REGISTRY_HOSTNAME is not set: image platforms come from User-Agents only');
   }
 
-  const consumer = startPullConsumer({
+  consumer = startPullConsumer({
     store: measuredStore(store, batchMetrics),
     connection: redis,
     db,
@@ -133,7 +187,7 @@ async function main(): Promise<void> {
   );
 
   // Pruning and retention are BullMQ job schedulers: one run per interval however many workers there are.
-  const maintenance: Maintenance | undefined = db
+  maintenance = db
     ? startMaintenance({
         connection: redis,
         db,
@@ -143,16 +197,6 @@ async function main(): Promise<void> {
         retentionDays: config.retentionDays,
       })
     : undefined;
-
-  onShutdownSignal(log, async () => {
-    shuttingDown = true;
-    await maintenance?.close();
-    await consumer.close();
-    await pullQueue.close();
-    if (server) await closeServer(server);
-    await db?.destroy();
-    redis.disconnect();
-  });
 }
 
 runMain('worker', main);

@@ -11,7 +11,7 @@ import { sql } from 'kysely';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { createLogger } from '@staticreg/log';
 import { closeServer, listen } from '@staticreg/http';
-import { createPullQueue, createRedisConnection, IntakeRecorder, PULL_QUEUE, type PullJobData } from '@staticreg/queue';
+import { createPullQueue, createRedisConnection, IntakeRecorder, publishCountingPause, PULL_QUEUE, type PullJobData } from '@staticreg/queue';
 import { createBrowseApp } from '../../apps/browse/src/app.js';
 import { createDashboardRouter } from '../../apps/browse/src/dashboard/index.js';
 import { launchBrowser, type TestBrowser } from '../support/browser.js';
@@ -88,6 +88,9 @@ describe('dashboard in Chromium (real Postgres and Redis)', function () {
     await failing.close();
     connection.disconnect();
     await enqueue(TEST_REDIS_URL, spreadPulls('waiting', 2));
+    // A worker paused by a read-only database two minutes ago.
+    const pausedSince = new Date(Date.now() - 120_000).toISOString();
+    await publishCountingPause(redis, { since: pausedSince, sqlstate: '25006', message: 'cannot execute INSERT in a read-only transaction', cause: 'error', worker: 'test:1' }, 600);
     // On the dashboard's pinned clock, so the events fall in its last hour.
     const recorder = new IntakeRecorder(redis, { now: () => NOW.getTime() - 60_000 });
     recorder.record(5, ['not-manifest', 'not-manifest', 'not-pull']);
@@ -185,6 +188,7 @@ describe('dashboard in Chromium (real Postgres and Redis)', function () {
     expect(tiles).to.deep.include({ Waiting: '2', Failed: '1', 'Accepted, last hour': '5', 'Skipped, last hour': '3' });
     expect(tiles.Redis).to.match(/^ok \(/);
     expect(tiles.Postgres).to.match(/^ok \(/);
+    expect(tiles.Counting).to.match(/^paused \d+ min: SQLSTATE 25006: cannot execute INSERT in a read-only transaction$/);
     const failed = await page.$$eval('#panel-pipeline .failed tbody tr', (rows) => rows.map((row) => row.textContent));
     expect(failed).to.have.length(1);
     expect(failed[0]).to.include('invalid input syntax for type date: "2026-13-01"');

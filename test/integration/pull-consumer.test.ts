@@ -133,4 +133,45 @@ describe('pull consumer, batches in flight (real Redis)', function () {
     await eventually(async () => (await counts()).active === 0, 20_000, 'queue drained');
     expect(gated.most()).to.equal(1);
   });
+  it('pauses on an error in its own code, spending no attempt, and counts everything once the error is gone', async () => {
+    await enqueue(TEST_REDIS_URL, spreadPulls('defect', 6));
+    let broken = true;
+    let failedStores = 0;
+    const stored: string[] = [];
+    consumer = startPullConsumer({
+      connection,
+      db: database.db,
+      log: createLogger('pull-consumer-test', 'silent'),
+      batchSize: 3,
+      batchMaxWaitMs: 20,
+      batchesInFlight: 1,
+      lockDurationMs: 30_000,
+      stalledIntervalMs: 30_000,
+      maxStalledCount: 1,
+      dbRetryMs: 100,
+      store: async (_db, events) => {
+        if (broken) {
+          failedStores += 1;
+          throw new TypeError('a defect in the count policy');
+        }
+        stored.push(...events.map((event) => event.id));
+        return { counted: events.length, duplicates: 0, changes: [] };
+      },
+    });
+    await eventually(async () => failedStores >= 3, 20_000, 'the batch retried while broken');
+    expect(consumer.pause()).to.include({ sqlstate: null, message: 'a defect in the count policy', cause: 'error' });
+    const queue = createPullQueue(redis);
+    try {
+      const jobs = await queue.getJobs(['wait', 'active', 'delayed', 'prioritized', 'failed']);
+      expect(jobs).to.have.length(6);
+      expect(jobs.map((job) => job.attemptsMade)).to.deep.equal([0, 0, 0, 0, 0, 0]);
+    } finally {
+      await queue.close();
+    }
+    broken = false;
+    await eventually(async () => (await counts()).wait === 0 && (await counts()).active === 0, 20_000, 'queue drained');
+    expect((await counts()).failed).to.equal(0);
+    expect(new Set(stored).size).to.equal(6);
+    expect(consumer.pause()).to.equal(undefined);
+  });
 });

@@ -202,7 +202,7 @@ describe('worker, guide policy, while Postgres is stopped and restarted', functi
 
       postgres.stop();
       await enqueue(TEST_REDIS_URL, spreadPulls('during', 1_000));
-      await eventually(async () => worker!.logLines('Database unreachable, pull jobs wait and retry').length > 0, 30_000, 'outage noticed');
+      await eventually(async () => worker!.logLines('Pull counting paused, jobs wait and retry').length > 0, 30_000, 'outage noticed');
       // Several retry rounds pass while Postgres is down.
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       const during = await queueCounts();

@@ -420,6 +420,15 @@
     return `${age(seconds)} ago`;
   }
 
+  /** Whether the workers count, or since when and why a systemic error keeps them paused (events wait in Redis). */
+  function countingTile(health, tile) {
+    const pause = health.countingPause;
+    if (health.countingPause === undefined || (pause === null && !health.queue)) return tile('Counting', '–');
+    if (pause === null) return tile('Counting', 'running', 'good');
+    const reason = `${pause.sqlstate ? `SQLSTATE ${pause.sqlstate}: ` : ''}${pause.message}`;
+    return tile('Counting', `paused ${since(pause.since).replace(' ago', '')}: ${reason}`, 'bad');
+  }
+
   async function loadPipeline() {
     const section = document.getElementById('panel-pipeline');
     try {
@@ -439,6 +448,7 @@
         tile('Skipped, last hour', health.lastHour ? number.format(Object.values(health.lastHour.skipped).reduce((a, b) => a + b, 0)) : '–'),
         tile('Redis', status(health.redis), health.redis.status === 'ok' ? 'good' : 'bad'),
         tile('Postgres', status(health.postgres), health.postgres.status === 'ok' ? 'good' : health.postgres.status === 'not configured' ? 'warn' : 'bad'),
+        countingTile(health, tile),
       );
       const minutes = intake.rows.map((r) => r.minute.slice(11, 16));
       const datasets = [{ label: 'accepted', data: intake.rows.map((r) => r.accepted), backgroundColor: colourFor(0) }];

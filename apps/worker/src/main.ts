@@ -11,6 +11,7 @@ import {
   createWorkerBatchMetrics,
   METRICS_PATH,
   metricsHandler,
+  registerCountingPause,
   registerQueueDepth,
   type WorkerBatchMetrics,
 } from '@staticreg/observability';
@@ -116,6 +117,7 @@ async function main(): Promise<void> {
       return added === undefined ? 0 : Math.max(0, (Date.now() - added) / 1000);
     },
   });
+  registerCountingPause(metricsRegistry, () => consumer?.pause()?.since);
 
   onShutdownSignal(log, async () => {
     shuttingDown = true;
@@ -136,6 +138,13 @@ async function main(): Promise<void> {
     () => ({
       redis: () => redis.ping(),
       ...(config.dbUrl ? { postgres: db ? () => sql`select 1`.execute(db!) : undefined } : {}),
+      // Not ready while a systemic error keeps it from counting: the probe's message says why and since when.
+      counting: async () => {
+        const pause = consumer?.pause();
+        if (pause) {
+          throw new Error(`paused since ${pause.since.toISOString()}: ${pause.sqlstate ? `SQLSTATE ${pause.sqlstate}: ` : ''}${pause.message}`);
+        }
+      },
     }),
     () => shuttingDown,
   );

@@ -54,10 +54,18 @@ export function isTransientDbError(error: unknown): boolean {
   );
 }
 
-/** SQLSTATE classes 22 (data exception) and 23 (integrity violation): retrying the same data fails the same way. */
-export function isDataError(error: unknown): boolean {
+/** The error's five-character SQLSTATE when Postgres raised it, else undefined (socket errors, code defects). */
+export function sqlState(error: unknown): string | undefined {
   const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
-  return typeof code === 'string' && /^2[23]/.test(code);
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/**
+ * SQLSTATE classes 22 (data exception) and 23 (integrity violation): Postgres refused the data itself. Only on
+ * one event, isolated from neighbours that were stored, does this prove the event is at fault (see pull-consumer).
+ */
+export function isDataError(error: unknown): boolean {
+  return /^2[23]/.test(sqlState(error) ?? '');
 }
 
 /** A deadlock or serialisation failure between concurrent transactions: running the transaction again succeeds. */

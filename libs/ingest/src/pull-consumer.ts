@@ -1,11 +1,14 @@
 // The BullMQ consumer of pull jobs: many jobs in flight, stored in batches, acked only after commit.
+import { hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { PullEvent } from '@staticreg/events';
-import { isConflict, isDataError, isTransientDbError, type Database } from '@staticreg/db';
-import { PULL_QUEUE, type PullJobData } from '@staticreg/queue';
+import { isConflict, isDataError, sqlState, type Database } from '@staticreg/db';
+import { clearCountingPause, publishCountingPause, PULL_QUEUE, type PullJobData } from '@staticreg/queue';
+import { CountingPause, type CountingPauseState } from './counting-pause.js';
+import { PoisonEvidence } from './poison-evidence.js';
 import { Batcher } from './pull-batcher.js';
 import type { StoreResult } from './store-pulls.js';
 
@@ -24,7 +27,7 @@ export interface PullConsumerOptions {
   lockDurationMs: number;
   stalledIntervalMs: number;
   maxStalledCount: number;
-  /** How long the whole queue pauses after Postgres proved unreachable. */
+  /** How long the whole queue pauses after a systemic error (Postgres unreachable or refusing the batch as a whole). */
   dbRetryMs: number;
   store: BatchStore;
   onBatchStored?: (result: StoreResult, events: number) => void;
@@ -32,6 +35,8 @@ export interface PullConsumerOptions {
 
 export interface PullConsumer {
   worker: Worker<PullJobData>;
+  /** Why counting is paused now, or undefined while it runs. */
+  pause(): CountingPauseState | undefined;
   close(): Promise<void>;
 }
 
@@ -47,42 +52,96 @@ async function storeRetryingConflicts(store: BatchStore, db: Kysely<Database>, e
   }
 }
 
+/** Postgres refused this one event's data, while its neighbours were stored: no retry of it can succeed. */
+export class PoisonEventError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = 'PoisonEventError';
+  }
+}
+
+/** The batch failed for a reason that is not one event's data: counting pauses and the events are retried. */
+export class SystemicStoreError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = 'SystemicStoreError';
+  }
+}
+
 /**
- * Stores a batch; if the batch fails for a reason other than an unreachable database, bisects it so one
- * poisonous event fails alone and its neighbours are still counted.
+ * Stores a batch, bisecting it when Postgres refuses data (SQLSTATE class 22 or 23) so that one bad event fails
+ * alone and its neighbours are counted. The outcome per event index (absent: stored):
+ * - PoisonEventError: the event, alone, was refused for its data, and other events were stored in between (see
+ *   PoisonEvidence): in this batch, or since it was first refused;
+ * - SystemicStoreError: any other error (unreachable, read-only, privileges, schema, timeouts, defects), for the
+ *   events not stored when it struck; and a refusal that nothing proves to be the event's own (every half of a
+ *   split failing alike is the system's fault, not each event's).
  */
-async function storeIsolatingFailures(
+async function storeIsolatingPoison(
   store: BatchStore,
   db: Kysely<Database>,
   events: PullEvent[],
-  log: Logger,
+  evidence: PoisonEvidence,
   onStored: (result: StoreResult, events: number) => void,
-  offset = 0,
-  failures = new Map<number, unknown>(),
-): Promise<Map<number, unknown>> {
-  try {
-    onStored(await storeRetryingConflicts(store, db, events), events.length);
-  } catch (error) {
-    if (isTransientDbError(error)) throw error;
-    if (events.length === 1) {
-      log.error({ err: error, eventId: events[0]!.id, repository: events[0]!.repository }, 'Pull event could not be stored');
-      failures.set(offset, error);
-    } else {
-      const half = Math.ceil(events.length / 2);
-      await storeIsolatingFailures(store, db, events.slice(0, half), log, onStored, offset, failures);
-      await storeIsolatingFailures(store, db, events.slice(half), log, onStored, offset + half, failures);
+): Promise<Map<number, Error>> {
+  const outcome = new Map<number, Error>();
+  const suspects = new Map<number, unknown>();
+  const stored = new Set<number>();
+  let systemic: { error: unknown } | undefined;
+
+  const attempt = async (offset: number, slice: PullEvent[]): Promise<void> => {
+    if (systemic) return;
+    const ticket = evidence.begin();
+    try {
+      onStored(await storeRetryingConflicts(store, db, slice), slice.length);
+      evidence.succeeded(ticket);
+      for (let i = 0; i < slice.length; i += 1) stored.add(offset + i);
+      suspects.delete(offset);
+    } catch (error) {
+      if (!isDataError(error)) systemic = { error };
+      else if (slice.length > 1) {
+        const half = Math.ceil(slice.length / 2);
+        await attempt(offset, slice.slice(0, half));
+        await attempt(offset + half, slice.slice(half));
+      } else if (evidence.refused(slice[0]!.id, ticket)) {
+        suspects.delete(offset);
+        outcome.set(offset, new PoisonEventError(error));
+      } else suspects.set(offset, error);
     }
+  };
+  await attempt(0, events);
+  // A suspect refused before neighbours of this batch were stored gets one more try alone, which settles it.
+  for (const offset of [...suspects.keys()]) if (evidence.hasProof(events[offset]!.id)) await attempt(offset, [events[offset]!]);
+
+  for (let i = 0; i < events.length; i += 1) {
+    if (stored.has(i) || outcome.has(i)) continue;
+    outcome.set(i, new SystemicStoreError(systemic ? systemic.error : suspects.get(i)));
   }
-  return failures;
+  return outcome;
 }
 
 export function startPullConsumer(options: PullConsumerOptions): PullConsumer {
-  const { db, log } = options;
-  let outage = false;
+  const { db, log, connection } = options;
+  const pause = new CountingPause();
+  const evidence = new PoisonEvidence();
+  const workerName = `${hostname()}:${process.pid}`;
+  let publishedAt = 0;
+
+  // The dashboard's view of the pause: refreshed at most once per retry interval while paused.
+  const publishPause = (state: CountingPauseState): void => {
+    if (Date.now() - publishedAt < options.dbRetryMs) return;
+    publishedAt = Date.now();
+    const ttlSeconds = Math.max(30, (3 * options.dbRetryMs) / 1000);
+    publishCountingPause(connection, { ...state, since: state.since.toISOString(), worker: workerName }, ttlSeconds).catch(() => undefined);
+  };
 
   const onStored = (result: StoreResult, events: number): void => {
-    if (outage) log.info('Database reachable again, resuming pull counting');
-    outage = false;
+    const ended = pause.leave();
+    if (ended) {
+      publishedAt = 0;
+      log.info({ sqlstate: ended.sqlstate, pausedMs: Date.now() - ended.since.getTime() }, 'Pull counting resumed');
+      clearCountingPause(connection).catch(() => undefined);
+    }
     for (const row of result.changes) {
       log.info(
         {
@@ -106,7 +165,7 @@ export function startPullConsumer(options: PullConsumerOptions): PullConsumer {
         maxSize: options.batchSize,
         maxWaitMs: options.batchMaxWaitMs,
         maxFlushes: options.batchesInFlight,
-        flush: (events) => storeIsolatingFailures(options.store, db, events, log, onStored),
+        flush: (events) => storeIsolatingPoison(options.store, db, events, evidence, onStored),
       })
     : undefined;
 
@@ -121,18 +180,27 @@ export function startPullConsumer(options: PullConsumerOptions): PullConsumer {
       try {
         await batcher.add(event);
       } catch (error) {
-        // Postgres refused this event's data: no retry can succeed, so it fails at once (kept, with its reason).
-        if (isDataError(error)) throw new UnrecoverableError(error instanceof Error ? error.message : String(error));
-        if (!isTransientDbError(error)) throw error;
-        if (!outage) log.warn({ err: error, retryMs: options.dbRetryMs }, 'Database unreachable, pull jobs wait and retry');
-        outage = true;
+        if (error instanceof PoisonEventError) {
+          log.error({ err: error.cause, eventId: event.id, jobId: job.id, repository: event.repository, sqlstate: sqlState(error.cause) }, 'Pull event could not be stored');
+          throw new UnrecoverableError(error.message);
+        }
+        // Anything else is the system's fault, not this event's: pause, spend no attempt, retry the batch later.
+        const cause = error instanceof SystemicStoreError ? error.cause : error;
+        const started = pause.enter(cause);
+        if (started) {
+          log.error(
+            { err: cause, sqlstate: started.sqlstate, cause: started.cause, retryMs: options.dbRetryMs },
+            'Pull counting paused, jobs wait and retry',
+          );
+        }
+        if (pause.current) publishPause(pause.current);
         // Back to wait without spending an attempt; the whole queue pauses for dbRetryMs.
         await worker.rateLimit(options.dbRetryMs);
         throw Worker.RateLimitError();
       }
     },
     {
-      connection: options.connection,
+      connection,
       // Enough jobs for every batch in flight: while one batch commits, the next one fills and starts.
       concurrency: options.batchSize * options.batchesInFlight,
       lockDuration: options.lockDurationMs,
@@ -148,6 +216,7 @@ export function startPullConsumer(options: PullConsumerOptions): PullConsumer {
 
   return {
     worker,
+    pause: () => pause.current,
     async close() {
       // close() waits for active jobs; they settle when their batch flushes, so flush at once.
       const closing = worker.close();

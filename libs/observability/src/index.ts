@@ -160,3 +160,27 @@ export function registerQueueDepth(registry: Registry, source: QueueDepthSource)
     },
   });
 }
+
+/**
+ * Whether this worker has paused counting after a systemic error (1) or counts (0), and for how long: alert on
+ * a pause that lasts, since events wait in Redis meanwhile.
+ */
+export function registerCountingPause(registry: Registry, pausedSince: () => Date | undefined): void {
+  new Gauge({
+    name: 'staticreg_worker_counting_paused',
+    help: 'Whether pull counting is paused by a systemic error (1) or running (0); events wait in Redis while paused.',
+    registers: [registry],
+    collect() {
+      this.set(pausedSince() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'staticreg_worker_counting_paused_seconds',
+    help: 'How long the current counting pause has lasted (0 while counting).',
+    registers: [registry],
+    collect() {
+      const since = pausedSince();
+      this.set(since ? Math.max(0, (Date.now() - since.getTime()) / 1000) : 0);
+    },
+  });
+}

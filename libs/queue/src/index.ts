@@ -58,3 +58,4 @@ export * from './queue-health.js';
 export * from './intake-stats.js';
 export * from './maintenance.js';
 export * from './registry-changes.js';
+export * from './counting-pause.js';

@@ -10,8 +10,10 @@ import {
   lastEventReceivedAt,
   oldestWaitingJobTime,
   queueCounts,
+  readCountingPause,
   readIntake,
   recentFailedJobs,
+  type PublishedCountingPause,
   type FailedJob,
   type IntakeMinute,
   type PullJobData,
@@ -46,6 +48,8 @@ export interface PipelineHealth {
   lastEventReceivedAt: string | null;
   /** Accepted and skipped events of the last hour, for the totals beside the chart. */
   lastHour: { accepted: number; skipped: Record<string, number> } | null;
+  /** Why the workers stopped counting (a systemic error; events wait in Redis), null while they count or Redis does not answer. */
+  countingPause: PublishedCountingPause | null;
 }
 
 async function probe(run: (() => Promise<unknown>) | undefined): Promise<DependencyStatus> {
@@ -75,11 +79,12 @@ export async function readPipelineHealth(deps: PipelineDeps): Promise<PipelineHe
       return null;
     }
   };
-  const [counts, oldest, lastEvent, intake] = await Promise.all([
+  const [counts, oldest, lastEvent, intake, countingPause] = await Promise.all([
     queue ? fromRedis(() => queueCounts(queue)) : null,
     queue ? fromRedis(() => oldestWaitingJobTime(queue)) : null,
     redis ? fromRedis(() => lastEventReceivedAt(redis)) : null,
     redis ? fromRedis(() => readIntake(redis, 60, now.getTime())) : null,
+    redis ? fromRedis(() => readCountingPause(redis)) : null,
   ]);
   let lastHour: PipelineHealth['lastHour'] = null;
   if (intake) {
@@ -97,6 +102,7 @@ export async function readPipelineHealth(deps: PipelineDeps): Promise<PipelineHe
     oldestWaitingAgeSeconds: oldest === null ? null : oldest === undefined ? 0 : Math.max(0, Math.round((now.getTime() - oldest) / 1000)),
     lastEventReceivedAt: lastEvent,
     lastHour,
+    countingPause,
   };
 }
 
@@ -182,6 +188,9 @@ export function createPipelineRouter(deps: PipelineDeps): Router {
       ...Object.entries(health.queue ?? {}).map(([state, count]) => ({ name: `queue_${state}`, value: count })),
       { name: 'oldest_waiting_age_seconds', value: health.oldestWaitingAgeSeconds },
       { name: 'last_event_received_at', value: health.lastEventReceivedAt },
+      { name: 'counting_paused_since', value: health.countingPause?.since ?? null },
+      { name: 'counting_paused_sqlstate', value: health.countingPause?.sqlstate ?? null },
+      { name: 'counting_paused_reason', value: health.countingPause?.message ?? null },
       { name: 'last_hour_accepted', value: health.lastHour?.accepted ?? null },
       ...SKIP_REASONS.map((reason) => ({ name: `last_hour_skipped_${reason}`, value: health.lastHour ? (health.lastHour.skipped[reason] ?? 0) : null })),
     ];

@@ -1,10 +1,10 @@
 // storeSessionBatch and pruning against a real Postgres: recomputation merges late events, pruning never rewrites the past.
 import { expect } from 'chai';
 import { sql } from 'kysely';
-import { pruneSessions } from '@staticreg/db';
-import { storeSessionBatch } from '@staticreg/ingest';
+import { createDb, pruneSessions } from '@staticreg/db';
+import { storeSessionBatch, storeSessionBatchIn } from '@staticreg/ingest';
 import type { PullEvent } from '@staticreg/events';
-import { createTestDatabase, type TestDatabase } from '../support/services.js';
+import { createTestDatabase, eventually, type TestDatabase } from '../support/services.js';
 import { digestOf, makePull } from '../support/pulls.js';
 
 const INDEX = digestOf('index');
@@ -86,5 +86,50 @@ describe('session store (real Postgres)', () => {
     await pruneSessions(database.db, new Date('2026-11-28T00:00:12Z'));
     await storeSessionBatch(database.db, [request('late', '2026-11-28T00:00:45Z', 'HEAD', CHILD, '1.0')], 10_000);
     expect(await counts(database)).to.deep.equal(before);
+  });
+  it('sees the sessions a concurrent batch committed while it waited for the client, even if the server defaults to repeatable read', async () => {
+    const first = request('rr-a', '2026-11-27T10:00:00Z', 'HEAD', INDEX, '1.0');
+    const second = request('rr-b', '2026-11-27T10:00:08Z', 'GET', INDEX);
+    // What the two batches count one after the other, on a database of their own.
+    const reference = await createTestDatabase();
+    let expected: string[];
+    try {
+      await storeSessionBatch(reference.db, [first], 10_000);
+      await storeSessionBatch(reference.db, [second], 10_000);
+      expected = await counts(reference);
+    } finally {
+      await reference.drop();
+    }
+
+    await sql`alter database ${sql.id(database.name)} set default_transaction_isolation = 'repeatable read'`.execute(database.db);
+    const repeatable = createDb({ url: database.url, applicationName: 'staticreg-test-rr', maxConnections: 2 });
+    try {
+      expect((await sql<{ transaction_isolation: string }>`show transaction_isolation`.execute(repeatable)).rows[0]!.transaction_isolation).to.equal('repeatable read');
+      let releaseFirst!: () => void;
+      const firstHolds = new Promise<void>((resolve) => (releaseFirst = resolve));
+      let firstStored!: () => void;
+      const firstReady = new Promise<void>((resolve) => (firstStored = resolve));
+      // The first batch stores and keeps its transaction (and the client's lock) open ...
+      const firstBatch = repeatable.transaction().setIsolationLevel('read committed').execute(async (trx) => {
+        await storeSessionBatchIn(trx, [first], 10_000);
+        firstStored();
+        await firstHolds;
+      });
+      await firstReady;
+      // ... while the second starts, takes its snapshot with its claim, and waits for that lock.
+      const secondBatch = storeSessionBatch(repeatable, [second], 10_000);
+      await eventually(async () => {
+        const waiting = await sql<{ n: number }>`
+          select count(*)::int as n from pg_stat_activity
+          where datname = ${database.name} and wait_event_type = 'Lock' and wait_event = 'advisory'`.execute(database.db);
+        return waiting.rows[0]!.n === 1;
+      }, 20_000, 'the second batch waiting for the client lock');
+      releaseFirst();
+      await firstBatch;
+      await secondBatch;
+      expect(await counts(database)).to.deep.equal(expected);
+    } finally {
+      await repeatable.destroy();
+    }
   });
 });

@@ -18,7 +18,8 @@ export interface StoreResult {
  */
 export async function storePullBatch(db: Kysely<Database>, events: readonly PullEvent[]): Promise<StoreResult> {
   const unique = uniqueById(events);
-  return db.transaction().execute(async (trx) => {
+  // READ COMMITTED whatever the server's default, as the session policy: ON CONFLICT then waits, never fails to serialise.
+  return db.transaction().setIsolationLevel('read committed').execute(async (trx) => {
     const fresh = await claimEventIds(
       trx,
       unique.map((event) => event.id),

@@ -50,8 +50,10 @@ export class IntakeRecorder {
 
   /** Adds what was counted since the last flush to Redis. */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.flushOnce());
-    return this.flushing;
+    const run = this.flushing.then(() => this.flushOnce());
+    // Flushes run one after the other; a failed one has put its counts back, so the next must still run.
+    this.flushing = run.catch(() => undefined);
+    return run;
   }
 
   private async flushOnce(): Promise<void> {

@@ -90,6 +90,8 @@ function parse<T extends z.ZodType>(env: Env, name: string, schema: T, fallback?
 function redact(name: string, raw: string): string {
   if (name.endsWith('_TOKEN') || name.endsWith('_PASSWORD')) return '***';
   if (name.endsWith('_URL')) return raw.replace(/\/\/([^@/]*)@/, '//***@');
+  // A password may itself hold '@' or '/': everything up to the last '@' goes.
+  if (name.endsWith('_HOSTNAME')) return raw.replace(/^((?:[a-z][a-z0-9+.-]*:)?\/\/)?.*@/is, '$1***@');
   return raw;
 }
 
@@ -193,7 +195,16 @@ const registryHostname = z.string().refine(
 );
 
 function loadRegistryHostname(env: Env): string | undefined {
-  return read(env, 'STATICREG_REGISTRY_HOSTNAME') === undefined ? undefined : parse(env, 'STATICREG_REGISTRY_HOSTNAME', registryHostname);
+  const raw = read(env, 'STATICREG_REGISTRY_HOSTNAME');
+  if (raw === undefined) return undefined;
+  // Credentials in the URL would be logged with the hostname and never sent: they have their own variables.
+  if (raw.includes('@')) {
+    throw new ConfigError(
+      'STATICREG_REGISTRY_HOSTNAME',
+      `=${JSON.stringify(redact('STATICREG_REGISTRY_HOSTNAME', raw))}: must not hold credentials; set STATICREG_REGISTRY_USER and STATICREG_REGISTRY_PASSWORD (or STATICREG_REGISTRY_PASSWORD_FILE) instead`,
+    );
+  }
+  return parse(env, 'STATICREG_REGISTRY_HOSTNAME', registryHostname);
 }
 
 const booleanFlag = z.enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' }).transform((value) => ['true', '1', 'yes'].includes(value));

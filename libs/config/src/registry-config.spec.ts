@@ -66,4 +66,16 @@ describe('registry access and crawler configuration', () => {
     const rate = failure(() => loadBrowseConfig({ STATICREG_BROWSE_CRAWL_RATE: 'fast' }));
     expect(rate.variable).to.equal('STATICREG_BROWSE_CRAWL_RATE');
   });
+
+  it('refuses credentials inside STATICREG_REGISTRY_HOSTNAME, naming the variables to use, without echoing them', () => {
+    for (const hostname of ['https://ops:s3cret@registry.example:5000', 'ops:s3cret@registry.example', 'http://ops:p@ss/w0rd@registry.example', 'https://s3cret@registry.example']) {
+      for (const load of [loadBrowseConfig, loadWorkerConfig]) {
+        const error = failure(() => load({ STATICREG_REGISTRY_HOSTNAME: hostname }));
+        expect(error.variable).to.equal('STATICREG_REGISTRY_HOSTNAME');
+        expect(error.message).to.include('STATICREG_REGISTRY_USER and STATICREG_REGISTRY_PASSWORD');
+        expect(error.message).to.not.match(/s3cret|w0rd|ops|ss/);
+        expect(error.message).to.include('***@registry.example');
+      }
+    }
+  });
 });

@@ -14,9 +14,14 @@ import { freshRedis, TEST_REDIS_URL } from '../support/services.js';
 
 const STREAM = 'staticreg:registry-changes:test';
 
-async function startReceiver(redisUrl: string): Promise<{ url: string; redis: Redis; stop(): Promise<void> }> {
+/** `queueRedisUrl` puts the pull queue on another Redis than the changes stream (one Redis in production). */
+async function startReceiver(
+  redisUrl: string,
+  options: { queueRedisUrl?: string; enqueueTimeoutMs?: number } = {},
+): Promise<{ url: string; redis: Redis; stop(): Promise<void> }> {
   const redis = createRedisConnection(redisUrl, 'producer');
-  const queue = createPullQueue(redis);
+  const queueRedis = options.queueRedisUrl ? createRedisConnection(options.queueRedisUrl, 'producer') : redis;
+  const queue = createPullQueue(queueRedis);
   const app = createReceiverApp({
     queue,
     redis,
@@ -24,7 +29,7 @@ async function startReceiver(redisUrl: string): Promise<{ url: string; redis: Re
     rules: { ignoredUserAgents: ['staticreg/'] },
     webhookToken: undefined,
     bodyLimitBytes: 1024 * 1024,
-    enqueueTimeoutMs: 750,
+    enqueueTimeoutMs: options.enqueueTimeoutMs ?? 750,
     changesStream: STREAM,
   });
   const server: Server = await listen(app, 0, '127.0.0.1');
@@ -35,6 +40,7 @@ async function startReceiver(redisUrl: string): Promise<{ url: string; redis: Re
       await closeServer(server);
       await queue.close();
       redis.disconnect();
+      queueRedis.disconnect();
     },
   };
 }
@@ -91,6 +97,58 @@ describe('receiver: registry changes stream', function () {
       const [file] = loadScenario('push-single-arch').slice(-1);
       const response = await post(isolated.url, file!.raw);
       expect([response.status, response.headers.get('retry-after')]).to.deep.equal([503, '1']);
+    });
+  });
+
+  describe('when Redis hangs', () => {
+    // The pull queue and the stream on two private Redis servers, so that the pull enqueue can be let through
+    // (SIGCONT) while the stream's Redis still hangs (SIGSTOP): the answer then shows whether the publish got
+    // a budget of its own.
+    const BUDGET_MS = 6000;
+    let queueRedis: PrivateRedis;
+    let changesRedis: PrivateRedis;
+    let hung: Awaited<ReturnType<typeof startReceiver>>;
+    before(async () => {
+      [queueRedis, changesRedis] = await Promise.all([createPrivateRedis(), createPrivateRedis()]);
+      hung = await startReceiver(changesRedis.url, { queueRedisUrl: queueRedis.url, enqueueTimeoutMs: BUDGET_MS });
+    });
+    after(async () => {
+      queueRedis?.thaw();
+      changesRedis?.thaw();
+      await hung?.stop();
+      await Promise.all([queueRedis?.stop(), changesRedis?.stop()]);
+    });
+
+    it('answers an envelope holding a pull and a push with 503 within one enqueue budget', async () => {
+      const pull = loadScenario('pull-by-tag-docker-ua')[0]!.body.events;
+      const push = loadScenario('push-single-arch').slice(-1)[0]!.body.events;
+      const raw = JSON.stringify({ events: [...pull, ...push] });
+      // Unfrozen first: BullMQ's first add checks the server, and both connections are then open.
+      expect((await post(hung.url, raw)).status).to.equal(200);
+
+      queueRedis.freeze();
+      changesRedis.freeze();
+      const answer = post(hung.url, raw).then((response) => ({ status: response.status, at: performance.now() }));
+      // Half the budget in, the pull enqueue goes through; the publish still hangs. With one budget for both the
+      // answer comes half a budget later; with a budget each it comes a whole budget after this thaw, at the
+      // earliest (the publish only starts once the enqueue has finished).
+      await new Promise((resolve) => setTimeout(resolve, BUDGET_MS / 2));
+      const thawedAt = performance.now();
+      queueRedis.thaw();
+      const { status, at } = await answer;
+      changesRedis.thaw();
+      expect(status).to.equal(503);
+      // A tenth off: a timer may fire a millisecond early, and the fixed code answers about half a budget earlier.
+      expect(at - thawedAt, 'ms from letting the enqueue through to the answer').to.be.below(BUDGET_MS * 0.9);
+      // The 503 is the publish's: the pull of each envelope is in the queue (the registry's retry is counted once).
+      const reader = createRedisConnection(queueRedis.url, 'reader');
+      const queue = createPullQueue(reader);
+      try {
+        expect(await queue.count()).to.equal(2);
+      } finally {
+        await queue.close();
+        reader.disconnect();
+      }
     });
   });
 });

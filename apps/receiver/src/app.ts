@@ -92,9 +92,13 @@ export function createReceiverApp(deps: ReceiverDeps): Express {
     }
     // Pushes and deletes (rare) also go to the stream browse follows; pull envelopes add no Redis round trip.
     const changes = deps.changesStream ? result.changes : [];
+    const makeDurable = async (): Promise<void> => {
+      await deliver(result.accepted);
+      if (changes.length > 0) await publishRegistryChanges(deps.redis, deps.changesStream!, changes);
+    };
     try {
-      await withTimeout(deliver(result.accepted), deps.enqueueTimeoutMs, 'enqueue');
-      if (changes.length > 0) await withTimeout(publishRegistryChanges(deps.redis, deps.changesStream!, changes), deps.enqueueTimeoutMs, 'publish');
+      // One budget for the pulls and the changes together: the registry waits for the sum, not for each.
+      await withTimeout(makeDurable(), deps.enqueueTimeoutMs, 'enqueue');
     } catch (error) {
       // Nothing is acknowledged that is not in Redis: 503 makes the registry retry the whole envelope.
       log.error({ err: error, events: result.accepted.length }, 'Could not enqueue pull events');

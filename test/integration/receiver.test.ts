@@ -12,6 +12,7 @@ import { createReceiverApp, WEBHOOK_PATH } from '../../apps/receiver/src/app.js'
 import { loadScenario } from '../support/fixtures.js';
 import { eventually, freshRedis, TEST_REDIS_URL } from '../support/services.js';
 import { createPrivateRedis, type PrivateRedis } from '../support/private-services.js';
+import { freePort, startApp, waitForHttp, type AppProcess } from '../support/processes.js';
 
 const V1 = 'application/vnd.docker.distribution.events.v1+json';
 const V2 = 'application/vnd.docker.distribution.events.v2+json';
@@ -257,5 +258,44 @@ describe('receiver while Redis is down', () => {
     const jobs = await receiver.queue.getJobs(['waiting']);
     expect(jobs.length).to.be.within(1, 2);
     expect(new Set(jobs.map((job) => job.data.event.id))).to.deep.equal(new Set([pullByTag.body.events[0]!.id]));
+  });
+});
+
+describe('receiver process while Redis is down', function () {
+  this.timeout(60_000);
+  let redisServer: PrivateRedis;
+  let app: AppProcess;
+
+  before(async () => {
+    redisServer = await createPrivateRedis();
+  });
+  after(async () => {
+    // SIGKILL: a failed test may leave it waiting for the Redis that is down.
+    await app?.stop('SIGKILL');
+    await redisServer.stop();
+  });
+
+  it('logs the lost connection through its logger and prints nothing else', async () => {
+    const port = await freePort();
+    app = startApp('receiver', { STATICREG_REDIS_URL: redisServer.url, STATICREG_RECEIVER_PORT: String(port), STATICREG_ENQUEUE_TIMEOUT_MS: '1000' });
+    const base = `http://127.0.0.1:${port}`;
+    await waitForHttp(`${base}/healthz`, app);
+    const send = () => fetch(`${base}${WEBHOOK_PATH}`, { method: 'POST', body: pullByTag.raw, headers: { 'content-type': V1 } });
+    expect((await send()).status).to.equal(200);
+
+    await redisServer.stop();
+    expect((await send()).status).to.equal(503);
+    await eventually(async () => app.logLines('Redis connection error').length > 0, 30_000, 'the connection error in the log').catch((error: unknown) => {
+      throw new Error(`${String(error)}; the process printed:\n${app.output()}`);
+    });
+    await redisServer.start();
+    await eventually(async () => (await send()).status === 200, 30_000, 'a 200 once Redis is back');
+    expect(await app.stop()).to.equal(0);
+
+    const lines = app.output().split('\n').filter((line) => line !== '');
+    const notLogged = lines.filter((line) => !line.startsWith('{'));
+    expect(notLogged, 'lines printed outside the logger').to.deep.equal([]);
+    const logged = app.logLines('Redis connection error');
+    expect(logged[0]).to.deep.include({ level: 40, queue: 'staticreg-pull-events' });
   });
 });

@@ -88,7 +88,8 @@ export async function createPrivateRedis(): Promise<PrivateRedis> {
       throw new Error(`redis-server on ${port} did not start`);
     },
     async stop() {
-      if (!child || child.exitCode !== null) return;
+      // Killed by a signal, a process has no exit code but a signal code.
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child!.once('exit', resolve));
       child.kill('SIGCONT');
       child.kill('SIGKILL');

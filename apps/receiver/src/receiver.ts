@@ -18,7 +18,7 @@ export interface Receiver {
 /** `overrides` replace deps of the app (the ack bench's synchronous design replaces `deliver`). */
 export function createReceiver(config: ReceiverConfig, log: Logger, overrides: Partial<ReceiverDeps> = {}): Receiver {
   const redis = createRedisConnection(config.redisUrl, 'producer');
-  const queue = createPullQueue(redis);
+  const queue = createPullQueue(redis, log);
   let shuttingDown = false;
   const registry = createMetricsRegistry();
   const intake = new IntakeRecorder(redis);

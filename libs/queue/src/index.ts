@@ -2,6 +2,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { PullEvent } from '@staticreg/events';
+import { logConnectionErrors, type ConnectionErrorLog } from './connection-errors.js';
 
 export const PULL_QUEUE = 'staticreg-pull-events';
 export const PULL_JOB = 'pull';
@@ -40,8 +41,11 @@ export function createRedisConnection(url: string, role: RedisRole): Redis {
   return redis;
 }
 
-export function createPullQueue(connection: Redis): Queue<PullJobData> {
-  return new Queue<PullJobData>(PULL_QUEUE, { connection, defaultJobOptions: PULL_JOB_OPTIONS });
+/** `log` receives the connection's errors; without it they surface only on the commands that fail. */
+export function createPullQueue(connection: Redis, log?: ConnectionErrorLog): Queue<PullJobData> {
+  const queue = new Queue<PullJobData>(PULL_QUEUE, { connection, defaultJobOptions: PULL_JOB_OPTIONS });
+  logConnectionErrors(queue, connection, log);
+  return queue;
 }
 
 /** Enqueues accepted events in one Redis round trip (a single add, or one atomic addBulk). */
@@ -59,3 +63,4 @@ export * from './intake-stats.js';
 export * from './maintenance.js';
 export * from './registry-changes.js';
 export * from './counting-pause.js';
+export * from './connection-errors.js';

@@ -1,6 +1,7 @@
 // The maintenance queue contract: its name, its jobs, and how often each runs (BullMQ job schedulers).
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { logConnectionErrors, type ConnectionErrorLog } from './connection-errors.js';
 
 export const MAINTENANCE_QUEUE = 'staticreg-maintenance';
 
@@ -14,11 +15,13 @@ export const MAINTENANCE_EVERY_MS: Record<MaintenanceJobName, number> = {
   'apply-retention': 60 * 60 * 1000,
 };
 
-export function createMaintenanceQueue(connection: Redis): Queue {
-  return new Queue(MAINTENANCE_QUEUE, {
+export function createMaintenanceQueue(connection: Redis, log?: ConnectionErrorLog): Queue {
+  const queue = new Queue(MAINTENANCE_QUEUE, {
     connection,
     defaultJobOptions: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 }, attempts: 1 },
   });
+  logConnectionErrors(queue, connection, log);
+  return queue;
 }
 
 /**

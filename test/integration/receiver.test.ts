@@ -92,6 +92,7 @@ describe('receiver (real Redis)', () => {
       tag: '1.0',
       architecture: 'arm64',
       pullDate: '2026-11-27',
+      time: Date.UTC(2026, 10, 27, 9, 2, 14, 824),
     });
     const done = receiver.logs.find((line) => line.msg === 'Webhook processing completed');
     expect(done).to.include({ totalEvents: 1, eventsProcessed: 1, eventsSkipped: 0, level: 30 });

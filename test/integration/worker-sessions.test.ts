@@ -2,7 +2,8 @@
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
-import { countSession, splitSessions, sumCounts, toSessionEvent, type PullEvent, type SessionEvent } from '@staticreg/events';
+import { countSession, evaluateEvent, splitSessions, sumCounts, toSessionEvent, type PullEvent, type SessionEvent } from '@staticreg/events';
+import { loadScenario } from '../support/fixtures.js';
 import { startApp, type AppProcess } from '../support/processes.js';
 import { createTestDatabase, eventually, freshRedis, TEST_REDIS_URL, type TestDatabase } from '../support/services.js';
 import { enqueue, sessionTraffic } from '../support/pulls.js';
@@ -70,6 +71,21 @@ describe('worker, session policy (real Redis and Postgres)', function () {
     expect(lines).to.have.length(4);
     expect(lines[0]).to.match(/^check 2026-11-27 team-1\/app:latest@sha256:\w+ not-specified x2$/);
     expect(lines.filter((line) => line.startsWith('pull'))).to.have.length(3);
+  });
+
+  it('counts a leap-second pull on its own UTC day, also from a job queued by an older receiver', async () => {
+    const raw = { ...loadScenario('pull-by-tag-docker-ua')[0]!.body.events[0]!, timestamp: '2026-11-30T23:59:60.5Z' };
+    const verdict = evaluateEvent(raw, { ignoredUserAgents: [] });
+    if (!verdict.accepted) throw new Error(verdict.reason);
+    // An older receiver carried no `time` and dated 23:59:60Z on the next day; another client, so another session.
+    const { time: _time, ...older } = { ...verdict.event, id: 'older-receiver', clientAddress: '10.9.9.9:1234', pullDate: '2026-12-01' };
+    const events = [verdict.event, older];
+    await enqueue(TEST_REDIS_URL, events);
+    startWorker();
+    await eventually(async () => (await pendingJobs()) === 0, 60_000, 'drained');
+    const stored = await storedCounts(database);
+    expect(stored).to.deep.equal(expectedCounts(events));
+    expect(stored).to.deep.equal([`pull 2026-11-30 library/demo:1.0@${verdict.event.digest} arm64 x2`]);
   });
 
   it('counts exactly what the model counts, with redelivered events, in small batches', async () => {

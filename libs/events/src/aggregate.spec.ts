@@ -1,6 +1,12 @@
 import { expect } from 'chai';
 import { aggregatePulls, uniqueById } from './aggregate.js';
-import type { PullEvent } from './rules.js';
+import { loadScenario } from '../../../test/support/fixtures.js';
+import { evaluateEvent, type PullEvent } from './rules.js';
+import { toSessionEvent } from './sessions.js';
+
+function firstPull(): Record<string, any> {
+  return structuredClone(loadScenario('pull-by-tag-docker-ua')[0]!.body.events[0]!);
+}
 
 function pull(id: string, overrides: Partial<PullEvent> = {}): PullEvent {
   return {
@@ -44,6 +50,13 @@ describe('aggregatePulls', () => {
   it('does not confuse keys whose parts concatenate alike', () => {
     const rows = aggregatePulls([pull('1', { repository: 'a', tag: 'bc' }), pull('2', { repository: 'ab', tag: 'c' })]);
     expect(rows).to.have.length(2);
+  });
+
+  it('dates a leap second on its own UTC day, the day the sessions policy gives it', () => {
+    const fresh = evaluateEvent({ ...firstPull(), timestamp: '2016-12-31T23:59:60Z' }, { ignoredUserAgents: [] });
+    if (!fresh.accepted) throw new Error(fresh.reason);
+    expect(aggregatePulls([fresh.event]).map((row) => [row.pullDate, row.count])).to.deep.equal([['2016-12-31', 1]]);
+    expect(new Date(toSessionEvent(fresh.event).time).toISOString()).to.equal('2016-12-31T23:59:59.999Z');
   });
 
   it('returns nothing for nothing', () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { loadScenario, scenarios } from '../../../test/support/fixtures.js';
-import { evaluateEvent, type RuleOptions } from './rules.js';
+import { evaluateEvent, eventTimeMs, type RuleOptions } from './rules.js';
 import { evaluateEnvelope } from './envelope.js';
 
 const rules: RuleOptions = { ignoredUserAgents: ['staticreg/'] };
@@ -70,6 +70,7 @@ describe('counting rules (guide policy)', () => {
         id: 'a8996923-6109-4337-80cc-9b60e76ac2d0',
         timestamp: '2026-11-27T09:02:14.824356532Z',
         pullDate: '2026-11-27',
+        time: Date.UTC(2026, 10, 27, 9, 2, 14, 824),
         repository: 'library/demo',
         tag: '1.0',
         digest: firstPull().target.digest,
@@ -87,6 +88,25 @@ describe('counting rules (guide policy)', () => {
     event.timestamp = '2026-11-27T20:30:00.5-08:00';
     const verdict = evaluateEvent(event, rules);
     expect(verdict.accepted && verdict.event.pullDate).to.equal('2026-11-28');
+  });
+
+  it('takes a leap second as the last millisecond of the second before, on the same UTC day', () => {
+    const event = firstPull();
+    event.timestamp = '2016-12-31T23:59:60.25Z';
+    const verdict = evaluateEvent(event, rules);
+    expect(verdict.accepted && [verdict.event.time, verdict.event.pullDate]).to.deep.equal([Date.UTC(2016, 11, 31, 23, 59, 59, 999), '2016-12-31']);
+    // Kept as sent: the timestamp is the registry's, the time is ours.
+    expect(verdict.accepted && verdict.event.timestamp).to.equal('2016-12-31T23:59:60.25Z');
+  });
+
+  it('gives the time the rules parsed, or parses again the timestamp of a job queued without one', () => {
+    const verdict = evaluateEvent(firstPull(), rules);
+    if (!verdict.accepted) throw new Error(verdict.reason);
+    expect(eventTimeMs({ ...verdict.event, timestamp: 'not read when time is there' })).to.equal(Date.UTC(2026, 10, 27, 9, 2, 14, 824));
+    // An older receiver queued { v: 1, event } without `time`.
+    const { time: _time, ...older } = { ...verdict.event, timestamp: '2016-12-31T23:59:60Z' };
+    expect(eventTimeMs(older)).to.equal(Date.UTC(2016, 11, 31, 23, 59, 59, 999));
+    expect(() => eventTimeMs({ ...older, timestamp: 'yesterday' })).to.throw(/timestamp "yesterday" is not RFC 3339/);
   });
 
   it('skips events from ignored User-Agents, by substring', () => {

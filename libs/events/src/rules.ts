@@ -20,6 +20,11 @@ export interface PullEvent {
   timestamp: string;
   /** UTC date of `timestamp`, YYYY-MM-DD. */
   pullDate: string;
+  /**
+   * `timestamp` in milliseconds since the epoch, parsed once by the rules with `pullDate` (a leap second is
+   * 23:59:59.999 of its own day). Absent in jobs queued by receivers older than this field: use `eventTimeMs`.
+   */
+  time?: number;
   repository: string;
   /** '' when the manifest was addressed by digest. */
   tag: string;
@@ -107,6 +112,7 @@ export function evaluateEvent(raw: unknown, options: RuleOptions): EventVerdict 
       id: eventId,
       timestamp,
       pullDate: parsed.utcDate,
+      time: parsed.epochMs,
       repository,
       tag,
       digest,
@@ -118,6 +124,17 @@ export function evaluateEvent(raw: unknown, options: RuleOptions): EventVerdict 
       ...(references ? { references } : {}),
     },
   };
+}
+
+/**
+ * The event's time, ms since the epoch: the one the rules parsed, or, for a job queued by a receiver that did not
+ * carry `time` yet, its timestamp parsed again by the same rules (never Date.parse, which refuses a leap second).
+ */
+export function eventTimeMs(event: Pick<PullEvent, 'id' | 'timestamp' | 'time'>): number {
+  if (typeof event.time === 'number' && Number.isFinite(event.time)) return event.time;
+  const parsed = parseRfc3339(event.timestamp);
+  if (parsed === undefined) throw new Error(`event ${event.id}: timestamp ${JSON.stringify(event.timestamp)} is not RFC 3339`);
+  return parsed.epochMs;
 }
 
 const MAX_REFERENCES = 256;

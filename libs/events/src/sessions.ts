@@ -1,7 +1,7 @@
 // The session count policy: a client's manifest requests on one repository, grouped in time, become pulls or checks.
 import { createHash } from 'node:crypto';
 import { ARCHITECTURE_NOT_SPECIFIED } from './architecture.js';
-import type { PullEvent } from './rules.js';
+import { eventTimeMs, type PullEvent } from './rules.js';
 
 export const INDEX_MEDIA_TYPES: ReadonlySet<string> = new Set([
   'application/vnd.oci.image.index.v1+json',
@@ -69,7 +69,7 @@ export function clientKeyOf(event: Pick<PullEvent, 'clientAddress' | 'userAgent'
 export function toSessionEvent(event: PullEvent): SessionEvent {
   return {
     id: event.id,
-    time: Date.parse(event.timestamp),
+    time: eventTimeMs(event),
     clientKey: clientKeyOf(event),
     repository: event.repository,
     method: event.method,

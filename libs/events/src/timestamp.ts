@@ -20,8 +20,10 @@ export function parseRfc3339(value: string): ParsedTimestamp | undefined {
   // Years before the epoch are not registry timestamps (and Date.UTC maps 0-99 to 19xx).
   if (year < 1970) return undefined;
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
-  // A leap second (:60) is valid RFC 3339; it is folded into the next second.
   if (hour > 23 || minute > 59 || second > 60) return undefined;
+  // A leap second (:60) is valid RFC 3339 but has no epoch time: it becomes the last millisecond of the second
+  // before (23:59:60.5Z -> 23:59:59.999Z), which keeps it on its own UTC day; Date.parse refuses it.
+  const leap = second === 60;
   let offsetMinutes = 0;
   if (m[8] === undefined) {
     const offsetHours = Number(m[10]);
@@ -29,8 +31,8 @@ export function parseRfc3339(value: string): ParsedTimestamp | undefined {
     if (offsetHours > 23 || offsetMins > 59) return undefined;
     offsetMinutes = (m[9] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMins);
   }
-  const millis = m[7] === undefined ? 0 : Number(m[7].padEnd(3, '0').slice(0, 3));
-  const epochMs = Date.UTC(year, month - 1, day, hour, minute, second, millis) - offsetMinutes * 60_000;
+  const millis = leap ? 999 : m[7] === undefined ? 0 : Number(m[7].padEnd(3, '0').slice(0, 3));
+  const epochMs = Date.UTC(year, month - 1, day, hour, minute, leap ? 59 : second, millis) - offsetMinutes * 60_000;
   if (!Number.isFinite(epochMs)) return undefined;
   return { epochMs, utcDate: new Date(epochMs).toISOString().slice(0, 10) };
 }

@@ -10,13 +10,16 @@ export STATICREG_DB_URL STATICREG_REDIS_URL
 NODE := node
 APPS := apps/receiver apps/worker apps/browse
 
-.PHONY: help deps build typecheck schema migrate receiver worker browse run test test-unit bench up down clean
+.PHONY: help deps test-deps build typecheck schema migrate receiver worker browse run test test-unit bench up down clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-deps: ## Install npm packages (npm ci) and, as root, the Debian packages the tests use; start Postgres and Redis if down
+deps: ## Install npm packages (npm ci) and, as root, PostgreSQL and Redis; start them if down (Redis with AOF)
 	@bash scripts/ensure-deps.sh
+
+test-deps: ## deps, plus, as root, the tools the tests drive (docker-registry, skopeo, apache2-utils, chromium)
+	@bash scripts/ensure-deps.sh test
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
@@ -48,13 +51,13 @@ browse: build ## Run the browse app (port 8080) until SIGTERM
 run: deps build ## Run receiver, worker and browse against local Postgres and Redis
 	@bash scripts/run-all.sh
 
-test: deps typecheck ## Run every test: unit, integration (Postgres, Redis) and end to end (docker-registry, skopeo)
+test: test-deps typecheck ## Run every test: unit, integration (Postgres, Redis) and end to end (docker-registry, skopeo)
 	npx mocha
 
 test-unit: node_modules/.package-lock.json ## Run the unit tests only
 	npx mocha --spec 'libs/*/src/**/*.spec.ts' --spec 'apps/*/src/**/*.spec.ts'
 
-bench: deps build ## Run the benchmarks in bench/ and print their figures
+bench: test-deps build ## Run the benchmarks in bench/ and print their figures
 	$(NODE) --expose-gc --import tsx --conditions=staticreg-source bench/run.ts
 
 up: ## Start the whole stack with docker compose (needs a Docker engine)

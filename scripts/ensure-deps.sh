@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes a fresh machine ready for `make run` and `make test`: npm packages, the Debian packages the
-# end-to-end tests drive (docker-registry, skopeo), and running Postgres and Redis.
+# Makes a fresh machine ready for `make run`: npm packages, PostgreSQL and Redis installed and running.
+# With `test` (`make test`, `make bench`), also the tools the tests drive: docker-registry, skopeo,
+# htpasswd and chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,12 +11,14 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 missing=()
-command -v docker-registry >/dev/null || missing+=(docker-registry)
-command -v skopeo >/dev/null || missing+=(skopeo)
-command -v htpasswd >/dev/null || missing+=(apache2-utils)  # bcrypt htpasswd files for the registry-auth tests
-command -v chromium >/dev/null || missing+=(chromium)
 command -v psql >/dev/null || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
+if [ "${1:-}" = test ]; then
+  command -v docker-registry >/dev/null || missing+=(docker-registry)
+  command -v skopeo >/dev/null || missing+=(skopeo)
+  command -v htpasswd >/dev/null || missing+=(apache2-utils)  # bcrypt htpasswd files for the registry-auth tests
+  command -v chromium >/dev/null || missing+=(chromium)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
@@ -32,10 +35,5 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n 1)" main start
   for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
 fi
-if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
-  echo "starting Redis"
-  mkdir -p /var/lib/redis /var/log/redis
-  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
-    --dir /var/lib/redis --logfile /var/log/redis/ci.log
-  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
-fi
+# Started with append-only persistence if none runs; one already running is left alone (scripts/start-redis.sh).
+bash scripts/start-redis.sh 6379

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
       })
     : undefined;
   let shuttingDown = false;
-  const queue = createPullQueue(redis);
+  const queue = createPullQueue(redis, log);
   const registry = createMetricsRegistry();
   const observability = express.Router();
   observability.use(createHttpMetrics(registry, 'staticreg_browse', { mounts: ['/assets'] }).middleware);

@@ -109,7 +109,7 @@ async function main(): Promise<void> {
 
   const metricsRegistry = createMetricsRegistry();
   const batchMetrics = createWorkerBatchMetrics(metricsRegistry);
-  const pullQueue = createPullQueue(redis);
+  const pullQueue = createPullQueue(redis, log);
   registerQueueDepth(metricsRegistry, {
     counts: () => queueCounts(pullQueue),
     oldestWaitingAgeSeconds: async () => {

@@ -10,10 +10,10 @@ export STATICREG_DB_URL STATICREG_REDIS_URL
 NODE := node
 APPS := apps/receiver apps/worker apps/browse
 
-.PHONY: help deps test-deps build typecheck schema migrate receiver worker browse run test test-unit bench up down clean
+.PHONY: help deps test-deps build typecheck schema migrate replay-failed receiver worker browse run test test-unit bench up down clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 deps: ## Install npm packages (npm ci) and, as root, PostgreSQL and Redis; start them if down (Redis with AOF)
 	@bash scripts/ensure-deps.sh
@@ -38,6 +38,12 @@ schema: ## Regenerate sql/event_schema.sql from migrations/
 
 migrate: build ## Apply migrations/ to STATICREG_DB_URL
 	$(NODE) apps/worker/dist/migrate.js
+
+# Filters come in as make variables and reach the command as its options, quoted by the shell (a reason may hold anything).
+replay-failed: build ## Put failed pull jobs back to wait: SINCE=, UNTIL=, REASON= (substring) or REASON_EXACT=, LIMIT=, DRY_RUN=1
+	$(NODE) apps/worker/dist/replay-failed.js $${SINCE:+--since "$$SINCE"} $${UNTIL:+--until "$$UNTIL"} \
+	  $${REASON:+--reason "$$REASON"} $${REASON_EXACT:+--reason-exact "$$REASON_EXACT"} $${LIMIT:+--limit "$$LIMIT"} \
+	  $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)
 
 receiver: build ## Run the webhook receiver (port 8093) until SIGTERM
 	exec $(NODE) apps/receiver/dist/main.js

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ConfigError, loadBrowseConfig, loadReceiverConfig, loadWorkerConfig } from './index.js';
+import { ConfigError, loadBrowseConfig, loadReceiverConfig, loadReplayFailedConfig, loadWorkerConfig } from './index.js';
 
 function failure(load: () => unknown): ConfigError {
   try {
@@ -79,5 +79,20 @@ describe('configuration', () => {
   it('never prints a secret in its message', () => {
     const error = failure(() => loadWorkerConfig({ STATICREG_DB_URL: 'ftp://admin:hunter2@db/x' }));
     expect(error.message).to.not.include('hunter2');
+  });
+});
+
+describe('replay-failed options', () => {
+  it('reads dates as UTC, times with their zone, and the reason as substring or exact', () => {
+    const config = loadReplayFailedConfig(['--since', '2026-12-01', '--until', '2026-12-01T09:30+01:00', '--reason', 'date', '--limit', '5', '--dry-run'], {});
+    expect(config.failedSince!.toISOString()).to.equal('2026-12-01T00:00:00.000Z');
+    expect(config.failedUntil!.toISOString()).to.equal('2026-12-01T08:30:00.000Z');
+    expect(config).to.deep.include({ reason: { text: 'date', match: 'substring' }, limit: 5, dryRun: true });
+    expect(loadReplayFailedConfig(['--reason-exact', 'x y'], {}).reason).to.deep.equal({ text: 'x y', match: 'exact' });
+    expect(loadReplayFailedConfig([], {})).to.deep.include({ failedSince: undefined, failedUntil: undefined, reason: undefined, limit: undefined, dryRun: false });
+  });
+
+  it('refuses a time without its zone, naming the option', () => {
+    expect(failure(() => loadReplayFailedConfig(['--since', '2026-12-01T08:00'], {})).message).to.match(/^Invalid configuration: --since="2026-12-01T08:00": must be/);
   });
 });

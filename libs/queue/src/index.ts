@@ -64,3 +64,4 @@ export * from './maintenance.js';
 export * from './registry-changes.js';
 export * from './counting-pause.js';
 export * from './connection-errors.js';
+export * from './replay.js';

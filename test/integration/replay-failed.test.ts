@@ -3,9 +3,10 @@ import { spawn } from 'node:child_process';
 import { expect } from 'chai';
 import { sql } from 'kysely';
 import type { Redis } from 'ioredis';
-import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { PullEvent } from '@staticreg/events';
-import { createPullQueue, createRedisConnection, PULL_QUEUE, replayFailedPullJobs, type PullJobData } from '@staticreg/queue';
+import { createPullQueue, createRedisConnection, replayFailedPullJobs, type PullJobData } from '@staticreg/queue';
+import { failJobs } from '../support/failed-jobs.js';
 import { REPO_ROOT, startApp, type AppProcess } from '../support/processes.js';
 import { createTestDatabase, eventually, freshRedis, metricRows, TEST_REDIS_URL, totalPulls, type TestDatabase } from '../support/services.js';
 import { enqueue, makePull } from '../support/pulls.js';
@@ -173,18 +174,6 @@ function runReplayCommand(args: string[]): Promise<{ code: number | null; stdout
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
-}
-
-/** Fails every event's job for good, with a reason named after its repository, as a real worker would. */
-async function failJobs(queue: Queue<PullJobData>, events: PullEvent[]): Promise<void> {
-  const connection = createRedisConnection(TEST_REDIS_URL, 'worker');
-  const failing = new Worker<PullJobData>(PULL_QUEUE, async (job) => {
-    throw new UnrecoverableError(`rejected ${job.data.event.repository}`);
-  }, { connection });
-  await enqueue(TEST_REDIS_URL, events);
-  await eventually(async () => (await queue.getJobCounts('failed')).failed === events.length, 30_000, `${events.length} failed jobs`);
-  await failing.close();
-  connection.disconnect();
 }
 
 describe('replay paging through the failed set (real Redis)', function () {

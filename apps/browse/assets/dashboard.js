@@ -429,6 +429,32 @@
     return tile('Counting', `paused ${since(pause.since).replace(' ago', '')}: ${reason}`, 'bad');
   }
 
+  /** The failed jobs the table shows: the replay button replays these, and only these. */
+  let shownFailedJobIds = [];
+
+  async function replayFailed() {
+    const section = document.getElementById('panel-pipeline');
+    const button = section.querySelector('button.replay-failed');
+    const result = section.querySelector('.replay-result');
+    button.disabled = true;
+    try {
+      const response = await fetch('/api/metrics/failed-jobs/replay', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': section.dataset.csrfToken },
+        body: JSON.stringify({ jobIds: shownFailedJobIds }),
+      });
+      const answer = await response.json().catch(() => ({}));
+      if (!response.ok) throw new Error(answer.error || `HTTP ${response.status}`);
+      result.textContent = `Replayed ${number.format(answer.replayed)} failed job${answer.replayed === 1 ? '' : 's'}.`;
+      result.dataset.replayed = String(answer.replayed);
+    } catch (error) {
+      result.textContent = `Replay failed: ${error.message}`;
+    } finally {
+      button.disabled = false;
+    }
+    await loadPipeline();
+  }
+
   async function loadPipeline() {
     const section = document.getElementById('panel-pipeline');
     try {
@@ -468,6 +494,10 @@
         ],
         failed.rows,
       );
+      shownFailedJobIds = failed.rows.map((r) => r.jobId);
+      const button = section.querySelector('button.replay-failed');
+      button.hidden = shownFailedJobIds.length === 0;
+      button.textContent = `Replay the ${number.format(shownFailedJobIds.length)} failed job${shownFailedJobIds.length === 1 ? '' : 's'} shown`;
       setState(section, 'drawn', `Updated ${new Date(health.generatedAt).toISOString().slice(11, 19)} UTC`);
     } catch (error) {
       setState(section, 'error', error.message);
@@ -554,6 +584,8 @@
     loadAll();
     loadPipeline();
   });
+
+  document.querySelector('#panel-pipeline button.replay-failed').addEventListener('click', replayFailed);
 
   loadArchitectures();
   loadAll();

@@ -1,4 +1,5 @@
 // Browse process: read config, connect what is configured, serve pages and APIs, shut down cleanly.
+import { randomBytes } from 'node:crypto';
 import express from 'express';
 import { sql } from 'kysely';
 import { loadBrowseConfig } from '@staticreg/config';
@@ -8,6 +9,7 @@ import { createPullQueue, createRedisConnection } from '@staticreg/queue';
 import { createHttpMetrics, createMetricsRegistry, METRICS_PATH, metricsHandler } from '@staticreg/observability';
 import { closeServer, listen, onShutdownSignal, runMain } from '@staticreg/http';
 import { createBrowseApp } from './app.js';
+import { createCsrfProtection } from './csrf.js';
 import { createDashboardRouter } from './dashboard/index.js';
 import { createRegistryFeature } from './registry/setup.js';
 
@@ -36,7 +38,7 @@ async function main(): Promise<void> {
     log,
     probes: () => ({ redis: () => redis.ping(), ...(db ? { postgres: () => sql`select 1`.execute(db) } : {}) }),
     isShuttingDown: () => shuttingDown,
-    routers: [observability, registryFeature.router, createDashboardRouter({ db, queue, redis })],
+    routers: [observability, registryFeature.router, createDashboardRouter({ db, queue, redis, csrf: createCsrfProtection(config.csrfSecret ?? randomBytes(32)) })],
   });
   const server = await listen(app, config.port, config.bind);
   log.info({ port: config.port, bind: config.bind, registry: config.registryHostname, database: Boolean(db) }, 'Browse listening');

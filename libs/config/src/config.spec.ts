@@ -63,6 +63,7 @@ describe('configuration', () => {
     ['STATICREG_BATCHES_IN_FLIGHT', '1.5', () => loadWorkerConfig({ STATICREG_BATCHES_IN_FLIGHT: '1.5' })],
     ['STATICREG_RETENTION_DAYS', '0', () => loadWorkerConfig({ STATICREG_RETENTION_DAYS: '0' })],
     ['STATICREG_RETENTION_DAYS', '90d', () => loadWorkerConfig({ STATICREG_RETENTION_DAYS: '90d' })],
+    ['STATICREG_BROWSE_CSRF_SECRET', 'short', () => loadBrowseConfig({ STATICREG_BROWSE_CSRF_SECRET: 'short' })],
   ];
   for (const [variable, value, load] of bad) {
     it(`stops on ${variable}=${value} with a message naming the variable`, () => {
@@ -79,6 +80,7 @@ describe('configuration', () => {
   it('never prints a secret in its message', () => {
     const error = failure(() => loadWorkerConfig({ STATICREG_DB_URL: 'ftp://admin:hunter2@db/x' }));
     expect(error.message).to.not.include('hunter2');
+    expect(failure(() => loadBrowseConfig({ STATICREG_BROWSE_CSRF_SECRET: 'hunter2' })).message).to.not.include('hunter2');
   });
 });
 

@@ -89,7 +89,7 @@ function parse<T extends z.ZodType>(env: Env, name: string, schema: T, fallback?
 }
 
 function redact(name: string, raw: string): string {
-  if (name.endsWith('_TOKEN') || name.endsWith('_PASSWORD')) return '***';
+  if (name.endsWith('_TOKEN') || name.endsWith('_PASSWORD') || name.endsWith('_SECRET')) return '***';
   if (name.endsWith('_URL')) return raw.replace(/\/\/([^@/]*)@/, '//***@');
   // A password may itself hold '@' or '/': everything up to the last '@' goes.
   if (name.endsWith('_HOSTNAME')) return raw.replace(/^((?:[a-z][a-z0-9+.-]*:)?\/\/)?.*@/is, '$1***@');
@@ -148,6 +148,8 @@ export interface BrowseConfig extends CommonConfig {
   crawler: CrawlerConfig;
   /** host[:port] shown in `docker pull` commands: the name clients use, which may differ from the one browse uses. */
   pullHostname: string | undefined;
+  /** Signs the dashboard's CSRF tokens; replicas behind one address need the same. Unset: random per process. */
+  csrfSecret: string | undefined;
 }
 
 /** Registry access shared by the worker and browse: the URL, TLS trust, credentials, timeouts. */
@@ -313,6 +315,7 @@ export function loadBrowseConfig(env: Env = process.env): BrowseConfig {
     registry: loadRegistryAccess(env),
     crawler: loadCrawler(env),
     pullHostname: read(env, 'STATICREG_BROWSE_PULL_HOSTNAME') === undefined ? undefined : parse(env, 'STATICREG_BROWSE_PULL_HOSTNAME', z.string().regex(/^[^\s/]+(\/[^\s]*)?$/, 'must be host[:port] as clients write it')),
+    csrfSecret: read(env, 'STATICREG_BROWSE_CSRF_SECRET') === undefined ? undefined : parse(env, 'STATICREG_BROWSE_CSRF_SECRET', z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -hex 32)')),
   };
 }
 

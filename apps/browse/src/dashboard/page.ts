@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import express, { type Router } from 'express';
 import { HttpError } from '@staticreg/http';
+import type { CsrfProtection } from '../csrf.js';
 import { html, page, query, type SafeHtml } from '../html.js';
 import { DAY_PRESETS, ParameterError, parseMetricsQuery, todayUtc, type ParsedMetricsQuery } from './params.js';
 
@@ -56,8 +57,9 @@ function panel(spec: PanelSpec): SafeHtml {
 </section>`;
 }
 
-function pipelinePanel(): SafeHtml {
-  return html`<section class="panel wide" id="panel-pipeline" data-panel="pipeline" data-state="loading" aria-busy="true">
+/** `csrfToken` goes back in the replay button's X-CSRF-Token header (assets/dashboard.js). */
+function pipelinePanel(csrfToken: string): SafeHtml {
+  return html`<section class="panel wide" id="panel-pipeline" data-panel="pipeline" data-state="loading" aria-busy="true" data-csrf-token="${csrfToken}">
   <header>
     <h2>Pipeline health</h2>
     <a class="csv" href="/api/metrics/pipeline?format=csv" download>CSV</a>
@@ -67,11 +69,12 @@ function pipelinePanel(): SafeHtml {
   <div class="chart"><canvas role="img" aria-label="Events accepted and skipped per minute"></canvas></div>
   <p class="status muted" role="status"></p>
   <h3>Failed jobs <a class="csv" href="/api/metrics/failed-jobs?format=csv" download>CSV</a></h3>
+  <div class="replay"><button type="button" class="replay-failed" hidden>Replay the failed jobs shown</button> <span class="replay-result muted" role="status"></span></div>
   <div class="table-wrap failed"><table></table></div>
 </section>`;
 }
 
-export function renderDashboard(parsed: ParsedMetricsQuery): string {
+export function renderDashboard(parsed: ParsedMetricsQuery, csrfToken: string): string {
   const { filter } = parsed;
   const body = html`<h1>Dashboard <span class="muted range">${rangeLabel(parsed)}</span></h1>
 <form id="filters" class="filters" method="get" action="/dashboard" role="search">
@@ -102,7 +105,7 @@ export function renderDashboard(parsed: ParsedMetricsQuery): string {
 </dl>
 <div class="panels">
 ${PANEL_SPECS.map(panel)}
-${pipelinePanel()}
+${pipelinePanel(csrfToken)}
 </div>`;
   return page({
     title: 'Dashboard',
@@ -113,7 +116,7 @@ ${pipelinePanel()}
   });
 }
 
-export function createDashboardPageRouter(options: { now?: () => Date } = {}): Router {
+export function createDashboardPageRouter(options: { now?: () => Date; csrf: CsrfProtection }): Router {
   const router = express.Router();
   router.get(CHART_JS_PATH, (_req, res) => {
     res.sendFile(CHART_JS_FILE, { maxAge: '1d' });
@@ -126,7 +129,7 @@ export function createDashboardPageRouter(options: { now?: () => Date } = {}): R
       if (error instanceof ParameterError) throw new HttpError(400, error.message);
       throw error;
     }
-    res.set('Cache-Control', 'no-store').type('html').send(renderDashboard(parsed));
+    res.set('Cache-Control', 'no-store').type('html').send(renderDashboard(parsed, options.csrf.issueToken(req, res)));
   });
   return router;
 }

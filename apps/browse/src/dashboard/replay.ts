@@ -1,0 +1,57 @@
+// The failed-jobs panel's replay button: POST the job ids shown, get back what was put back to wait.
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { Queue } from 'bullmq';
+import { HttpError, withTimeout } from '@staticreg/http';
+import { replayFailedPullJobsById, type PullJobData } from '@staticreg/queue';
+import type { CsrfProtection } from '../csrf.js';
+
+export const REPLAY_FAILED_PATH = '/api/metrics/failed-jobs/replay';
+/** As many as the failed-jobs panel can show. */
+export const REPLAY_MAX_JOBS = 500;
+const JOB_ID = /^[\w:.-]{1,128}$/;
+const REPLAY_TIMEOUT_MS = 10_000;
+
+export interface ReplayDeps {
+  queue: Queue<PullJobData> | undefined;
+  csrf: CsrfProtection;
+}
+
+const parseJson = express.json({ limit: '64kb' });
+
+/** body-parser's errors (malformed JSON, too large) as the 400 or 413 they are, not a 500. */
+function jsonBody(req: Request, res: Response, next: NextFunction): void {
+  parseJson(req, res, (error?: unknown) => {
+    const bodyError = error as { type?: unknown; status?: number; message?: string } | undefined;
+    if (bodyError && typeof bodyError.type === 'string') next(new HttpError(bodyError.status ?? 400, `request body: ${bodyError.message ?? 'unreadable'}`));
+    else next(error);
+  });
+}
+
+function jobIdsOf(body: unknown): string[] {
+  const jobIds = (body as { jobIds?: unknown } | undefined)?.jobIds;
+  if (!Array.isArray(jobIds) || jobIds.length === 0 || jobIds.length > REPLAY_MAX_JOBS) {
+    throw new HttpError(400, `send JSON {"jobIds": [...]} with 1 to ${REPLAY_MAX_JOBS} job ids`);
+  }
+  for (const id of jobIds) {
+    if (typeof id !== 'string' || !JOB_ID.test(id)) throw new HttpError(400, `jobIds: ${JSON.stringify(id)} is not a job id`);
+  }
+  return jobIds as string[];
+}
+
+export function createReplayRouter(deps: ReplayDeps): Router {
+  const router = express.Router();
+  // Why the ids shown and not every failed job: what the operator saw is what is replayed; a bulk replay by time
+  // or reason is `make replay-failed`, with a dry run first.
+  router.post(REPLAY_FAILED_PATH, deps.csrf.requireSameOrigin, jsonBody, async (req, res) => {
+    const jobIds = jobIdsOf(req.body);
+    if (!deps.queue) throw new HttpError(503, 'Redis is not connected');
+    let replayed;
+    try {
+      ({ replayed } = await withTimeout(replayFailedPullJobsById(deps.queue, jobIds), REPLAY_TIMEOUT_MS, 'replay'));
+    } catch (error) {
+      throw new HttpError(503, `Redis unavailable: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    res.set('Cache-Control', 'no-store').json({ replayed: replayed.length, jobs: replayed });
+  });
+  return router;
+}

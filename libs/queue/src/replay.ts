@@ -116,11 +116,16 @@ export async function replayFailedPullJobs(
         skippedAtMin = 0;
       }
       const job = (await queue.getJob(jobId)) as Job<PullJobData> | undefined;
-      const wanted = job !== undefined && reasonMatches(job.failedReason ?? '', filter.reason);
-      // Described before the retry, which clears the reason; in a dry run nothing leaves the set, so every job read is stepped over.
-      const description = wanted ? describe(job, failedAt) : undefined;
-      if (description && (dryRun || (await retryFailedJob(job!)))) replayed.push(description);
-      if (job !== undefined && (!wanted || dryRun)) skippedAtMin += 1;
+      // Described before the retry, which clears the reason.
+      const description = job && reasonMatches(job.failedReason ?? '', filter.reason) ? describe(job, failedAt) : undefined;
+      if (description && !dryRun) {
+        // Retried, or taken by another replay first: either way it has left the set.
+        if (await retryFailedJob(job!)) replayed.push(description);
+        continue;
+      }
+      if (description) replayed.push(description);
+      // Still in the set (not wanted, a dry run, or an id whose job is gone): stepped over next time.
+      skippedAtMin += 1;
     }
     if (page.length < pageSize * 2) break;
   }

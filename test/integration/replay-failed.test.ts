@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import type { Redis } from 'ioredis';
 import type { Job, Queue } from 'bullmq';
 import type { PullEvent } from '@staticreg/events';
-import { createPullQueue, createRedisConnection, replayFailedPullJobs, type PullJobData } from '@staticreg/queue';
+import { createPullQueue, createRedisConnection, readCountingPause, replayFailedPullJobs, type PullJobData } from '@staticreg/queue';
 import { failJobs } from '../support/failed-jobs.js';
 import { REPO_ROOT, startApp, type AppProcess } from '../support/processes.js';
 import { createTestDatabase, eventually, freshRedis, metricRows, TEST_REDIS_URL, totalPulls, type TestDatabase } from '../support/services.js';
@@ -17,6 +17,7 @@ const WORKER_ENV = {
   STATICREG_REDIS_URL: TEST_REDIS_URL,
   STATICREG_WORKER_PORT: '0',
   STATICREG_BATCH_MAX_WAIT_MS: '50',
+  STATICREG_DB_RETRY_MS: '300',
   STATICREG_LOG_LEVEL: 'warn',
 };
 
@@ -69,19 +70,27 @@ describe('replay of failed pull jobs (real Redis, Postgres and worker)', functio
     await sql`alter table container_pull_metrics drop constraint ${sql.id(constraint)}`.execute(database.db);
   }
 
+  /**
+   * Enqueues events Postgres refuses and waits until the worker pauses on them (nothing proves them poisonous while
+   * no other event can be stored), then events it accepts: once those are stored, the refused jobs fail.
+   */
+  async function failThroughWorker(refused: PullEvent[], accepted: PullEvent[], failed: number): Promise<void> {
+    await enqueue(TEST_REDIS_URL, refused);
+    await eventually(async () => (await readCountingPause(redis)) !== null, 60_000, 'the worker pausing on the refused events');
+    await enqueue(TEST_REDIS_URL, accepted);
+    await settled(failed);
+  }
+
   it('replays exactly the jobs each filter picks, and each is then counted once', async () => {
     await reject('no_alpha', 'alpha');
     await reject('no_beta', 'beta');
     const pull = (id: string, repository: string): PullEvent => makePull(id, { repository });
-    await enqueue(TEST_REDIS_URL, [pull('good-1', 'ok/app'), pull('alpha-1', 'alpha/app'), pull('alpha-2', 'alpha/app'), pull('good-2', 'ok/app')]);
-    await settled(2);
+    await failThroughWorker([pull('alpha-1', 'alpha/app'), pull('alpha-2', 'alpha/app')], [pull('good-1', 'ok/app'), pull('good-2', 'ok/app')], 2);
     const afterFirst = await instantAfterFailures(queue);
-    await enqueue(TEST_REDIS_URL, [pull('beta-1', 'beta/app'), pull('beta-2', 'beta/app')]);
-    await settled(4);
+    await failThroughWorker([pull('beta-1', 'beta/app'), pull('beta-2', 'beta/app')], [pull('good-3', 'ok/app')], 4);
     const afterSecond = await instantAfterFailures(queue);
-    await enqueue(TEST_REDIS_URL, [pull('alpha-3', 'alpha/app')]);
-    await settled(5);
-    expect(await totalPulls(database.db)).to.equal(2);
+    await failThroughWorker([pull('alpha-3', 'alpha/app')], [pull('good-4', 'ok/app')], 5);
+    expect(await totalPulls(database.db)).to.equal(4);
     const alphaReason = (await queue.getJobs(['failed'])).find((job) => job.data.event.id === 'alpha-3')!.failedReason;
     expect(alphaReason).to.include('no_alpha');
     // The cause is fixed; now the failed jobs can be counted.
@@ -101,7 +110,7 @@ describe('replay of failed pull jobs (real Redis, Postgres and worker)', functio
     expect(Date.parse(window.replayed[0]!.failedAt)).to.be.within(afterFirst.getTime(), afterSecond.getTime());
     await settled(3);
     expect(await failedEventIds(queue)).to.deep.equal(['alpha-1', 'alpha-2', 'alpha-3']);
-    expect(await totalPulls(database.db)).to.equal(4);
+    expect(await totalPulls(database.db)).to.equal(6);
 
     // An exact reason must be the whole reason: a part of it picks nothing.
     expect((await replayFailedPullJobs(queue, redis, { reason: { text: 'no_alpha', match: 'exact' } })).replayed).to.deep.equal([]);
@@ -119,18 +128,17 @@ describe('replay of failed pull jobs (real Redis, Postgres and worker)', functio
     expect(exact.replayed).to.have.length(1);
     await settled(0);
 
-    expect(await totalPulls(database.db)).to.equal(7);
+    expect(await totalPulls(database.db)).to.equal(9);
     expect((await metricRows(database.db)).map((row) => [row.repo_name, row.pull_count])).to.deep.equal([
       ['alpha/app', 3],
       ['beta/app', 2],
-      ['ok/app', 2],
+      ['ok/app', 4],
     ]);
   });
 
   it('gives a replayed job its full attempts again', async () => {
     await reject('no_alpha', 'alpha');
-    await enqueue(TEST_REDIS_URL, [makePull('alpha-1', { repository: 'alpha/app' })]);
-    await settled(1);
+    await failThroughWorker([makePull('alpha-1', { repository: 'alpha/app' })], [makePull('good-1', { repository: 'ok/app' })], 1);
     const [failed] = await queue.getJobs(['failed']);
     expect(failed!.attemptsMade).to.be.greaterThan(0);
     await worker.stop('SIGKILL');
@@ -143,18 +151,17 @@ describe('replay of failed pull jobs (real Redis, Postgres and worker)', functio
   it('adds nothing when a replayed job\'s event was already counted', async () => {
     const event = makePull('redelivered', { repository: 'alpha/app' });
     await reject('no_alpha', 'alpha');
-    await enqueue(TEST_REDIS_URL, [event]);
-    await settled(1);
+    await failThroughWorker([event], [makePull('good-1', { repository: 'ok/app' })], 1);
     await allow('no_alpha');
     // The registry delivers the same event again, and this time it is counted.
     await enqueue(TEST_REDIS_URL, [event]);
-    await eventually(async () => (await totalPulls(database.db)) === 1, 30_000, 'the re-delivery counted');
+    await eventually(async () => (await totalPulls(database.db)) === 2, 30_000, 'the re-delivery counted');
     await settled(1);
     const { replayed } = await replayFailedPullJobs(queue, redis);
     expect(replayed.map((job) => job.eventId)).to.deep.equal(['redelivered']);
     // Completed (its batch committed) and still one pull: the event id was already claimed.
     await settled(0);
-    expect(await totalPulls(database.db)).to.equal(1);
+    expect(await totalPulls(database.db)).to.equal(2);
     const [claims] = await sql<{ n: number }>`select count(*)::int as n from processed_pull_events where event_id = 'redelivered'`.execute(database.db).then((r) => r.rows);
     expect(claims!.n).to.equal(1);
   });

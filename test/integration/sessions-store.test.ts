@@ -1,7 +1,8 @@
 // storeSessionBatch and pruning against a real Postgres: recomputation merges late events, pruning never rewrites the past.
 import { expect } from 'chai';
-import { sql } from 'kysely';
-import { createDb, pruneSessions } from '@staticreg/db';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { createDb, pruneSessions, type Database } from '@staticreg/db';
 import { storeSessionBatch, storeSessionBatchIn } from '@staticreg/ingest';
 import type { PullEvent } from '@staticreg/events';
 import { createTestDatabase, eventually, type TestDatabase } from '../support/services.js';
@@ -87,6 +88,7 @@ describe('session store (real Postgres)', () => {
     await storeSessionBatch(database.db, [request('late', '2026-11-28T00:00:45Z', 'HEAD', CHILD, '1.0')], 10_000);
     expect(await counts(database)).to.deep.equal(before);
   });
+
   it('sees the sessions a concurrent batch committed while it waited for the client, even if the server defaults to repeatable read', async () => {
     const first = request('rr-a', '2026-11-27T10:00:00Z', 'HEAD', INDEX, '1.0');
     const second = request('rr-b', '2026-11-27T10:00:08Z', 'GET', INDEX);
@@ -131,5 +133,95 @@ describe('session store (real Postgres)', () => {
     } finally {
       await repeatable.destroy();
     }
+  });
+
+  describe('pruning', () => {
+    // A pull counted at 09:00, before a cutoff at 10:00.
+    const session = (): PullEvent[] => [
+      request('s1', '2026-11-27T09:00:00.000Z', 'HEAD', INDEX, '1.0'),
+      request('s2', '2026-11-27T09:00:00.020Z', 'GET', INDEX),
+      request('s3', '2026-11-27T09:00:00.050Z', 'GET', CHILD),
+    ];
+    const CUTOFF = new Date('2026-11-27T10:00:00Z');
+
+    /** Backends of this test's database waiting for a lock, by the start of their statement. */
+    async function waitingForLocks(): Promise<string[]> {
+      const rows = await sql<{ query: string }>`
+        select query from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock' order by query`.execute(database.db);
+      return rows.rows.map((row) => row.query.trim().slice(0, 40));
+    }
+
+    it('prunes a client and stores its late event one after the other, never interleaved', async () => {
+      await storeSessionBatch(database.db, session(), 10_000);
+      expect(await counts(database)).to.deep.equal(['pull 2026-11-27 1.0 amd64 x1']);
+
+      // A third connection holds the session's row, so the prune stops at it, part way through; the late event's
+      // batch (same client, same session) comes while the prune waits there.
+      const holder = new pg.Client({ connectionString: database.url });
+      await holder.connect();
+      try {
+        await holder.query('begin');
+        await holder.query('select 1 from pull_sessions for update');
+        const pruned = pruneSessions(database.db, CUTOFF);
+        await eventually(async () => (await waitingForLocks()).some((query) => query.startsWith('delete from pull_sessions')), 30_000, 'the prune to wait for the row');
+        const late = storeSessionBatch(database.db, [request('late', '2026-11-27T09:00:05.000Z', 'HEAD', INDEX, '1.0')], 10_000);
+        await eventually(async () => (await waitingForLocks()).length === 2, 30_000, 'the late batch to wait as well');
+        await holder.query('commit');
+        await Promise.all([pruned, late]);
+      } finally {
+        await holder.end();
+      }
+      // As if the prune ran first, then the batch: the session is forgotten whole, and the late HEAD alone is a
+      // check. (Interleaved, the batch saw the session without its events and took its pull back.)
+      expect(await counts(database)).to.deep.equal(['check 2026-11-27 1.0 not-specified x1', 'pull 2026-11-27 1.0 amd64 x1']);
+    });
+
+    it('forgets sessions and their events before the cutoff, and keeps the rest', async () => {
+      await storeSessionBatch(database.db, session(), 10_000);
+      await storeSessionBatch(database.db, [request('after', '2026-11-27T10:00:00.000Z', 'GET', CHILD, '1.0')], 10_000);
+      expect(await pruneSessions(database.db, CUTOFF, 1)).to.equal(4);
+      const left = await sql<{ event_id: string }>`select event_id from pull_session_events`.execute(database.db);
+      expect(left.rows.map((row) => row.event_id)).to.deep.equal(['after']);
+      const sessions = await sql<{ started_at: Date }>`select started_at from pull_sessions`.execute(database.db);
+      expect(sessions.rows.map((row) => row.started_at.toISOString())).to.deep.equal(['2026-11-27T10:00:00.000Z']);
+      expect(await counts(database)).to.deep.equal(['pull 2026-11-27 1.0 amd64 x1', 'pull 2026-11-27 1.0 amd64 x1']);
+    });
+
+    it('finds and deletes what it prunes through indexes (migration 0008)', async () => {
+      await storeSessionBatch(database.db, session(), 10_000);
+      // pruneSessions' own statements, captured, then planned with sequential scans priced out: on a table this
+      // small the planner would read everything anyway, so this only asks whether an index can serve each one.
+      const statements: Array<{ sql: string; parameters: readonly unknown[] }> = [];
+      const pool = new pg.Pool({ connectionString: database.url, max: 1 });
+      const captured = new Kysely<Database>({
+        dialect: new PostgresDialect({ pool }),
+        log: (event) => {
+          if (event.level === 'query') statements.push({ sql: event.query.sql, parameters: event.query.parameters });
+        },
+      });
+      const client = new pg.Client({ connectionString: database.url });
+      await client.connect();
+      try {
+        await pruneSessions(captured, CUTOFF);
+        const expected: Array<[RegExp, string[]]> = [
+          [/^select client_key/, ['idx_pull_session_events_event_time', 'idx_pull_sessions_ended_at']],
+          [/^delete from pull_sessions /, ['pull_sessions_pkey']],
+          [/^delete from pull_session_events /, ['idx_pull_session_events_client_time']],
+        ];
+        await client.query('set enable_seqscan = off');
+        for (const [pattern, indexes] of expected) {
+          const statement = statements.find((entry) => pattern.test(entry.sql.trim()));
+          expect(statement, `${pattern} captured`).to.not.equal(undefined);
+          const result = await client.query(`explain ${statement!.sql}`, statement!.parameters as unknown[]);
+          const plan = result.rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n');
+          expect(plan, statement!.sql).to.not.include('Seq Scan');
+          for (const index of indexes) expect(plan, statement!.sql).to.match(new RegExp(`Index (Only )?Scan on ${index}|Index (Only )?Scan using ${index}`));
+        }
+      } finally {
+        await client.end();
+        await captured.destroy();
+      }
+    });
   });
 });

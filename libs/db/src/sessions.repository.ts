@@ -1,7 +1,8 @@
 // Storage of the session policy: recent manifest requests, computed sessions, and manifest descriptions.
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { SESSION_BUCKET_MS, type ManifestInfo, type SessionCount, type SessionEvent } from '@staticreg/events';
 import type { Executor } from './pull-metrics.repository.js';
+import type { Database } from './schema.js';
 
 /** A client's time range whose sessions a batch may have changed. */
 export interface ClientRange {
@@ -154,22 +155,30 @@ export async function saveManifestDescriptions(db: Executor, descriptions: Reado
 }
 
 /**
- * Forgets session events and sessions from before the cutoff, in small batches. The cutoff is rounded down to a
- * UTC hour: sessions never span two hours, so everything before it belongs to sessions that are over.
+ * Forgets session events and sessions from before the cutoff, a chunk of clients at a time. The cutoff is rounded
+ * down to a UTC hour: sessions never span two hours, so everything before it belongs to sessions that are over.
+ * Each chunk is one transaction under the clients' locks (lockClients, which storeSessionBatch takes): a batch
+ * with a late event of the same client runs wholly before or wholly after, so it never sees a session without
+ * its events (and takes its counts back) or events without their session (and counts them again).
  */
-export async function pruneSessions(db: Executor, olderThan: Date, batchSize = 5000): Promise<number> {
+export async function pruneSessions(db: Kysely<Database>, olderThan: Date, clientsPerChunk = 500): Promise<number> {
   const cutoff = new Date(Math.floor(olderThan.getTime() / SESSION_BUCKET_MS) * SESSION_BUCKET_MS);
   let deleted = 0;
   for (;;) {
-    const events = await sql`
-      delete from pull_session_events where event_id in (
-        select event_id from pull_session_events where event_time < ${cutoff} limit ${batchSize})`.execute(db);
-    const sessions = await sql`
-      delete from pull_sessions where (client_key, started_at) in (
-        select client_key, started_at from pull_sessions where started_at < ${cutoff} limit ${batchSize})`.execute(db);
-    const eventCount = Number(events.numAffectedRows ?? 0);
-    const sessionCount = Number(sessions.numAffectedRows ?? 0);
-    deleted += eventCount + sessionCount;
-    if (eventCount < batchSize && sessionCount < batchSize) return deleted;
+    // A session ends in the hour it starts in, so ended_at < cutoff finds the same sessions as started_at < cutoff.
+    const clients = await sql<{ client_key: string }>`
+      select client_key from (select client_key from pull_session_events where event_time < ${cutoff} limit ${clientsPerChunk}) e
+      union
+      select client_key from (select client_key from pull_sessions where ended_at < ${cutoff} limit ${clientsPerChunk}) s`.execute(db);
+    if (clients.rows.length === 0) return deleted;
+    const keys = clients.rows.map((row) => row.client_key);
+    deleted += await db.transaction().execute(async (trx) => {
+      await lockClients(trx, keys);
+      const sessions = await sql`
+        delete from pull_sessions where client_key = any(${keys}::text[]) and started_at < ${cutoff}`.execute(trx);
+      const events = await sql`
+        delete from pull_session_events where client_key = any(${keys}::text[]) and event_time < ${cutoff}`.execute(trx);
+      return Number(sessions.numAffectedRows ?? 0) + Number(events.numAffectedRows ?? 0);
+    });
   }
 }

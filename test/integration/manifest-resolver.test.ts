@@ -101,6 +101,27 @@ describe('manifest resolver (real Postgres, real registries)', function () {
       expect(resolver.sizes()).to.deep.include({ unknown: limits.unknown, queued: 0, running: 0 });
     });
 
+    it('asks the registry again for a digest it could not describe after a minute, then after twice as long each time', async () => {
+      let now = Date.parse('2026-11-27T09:00:00Z');
+      const resolver = new ManifestResolver(client, silent, { now: () => now });
+      const events = [makePull('missing', { repository: 'bounds/missing', digest: randomDigest() })];
+      /** Whether naming the digest in a batch starts a registry read (it starts at once, or not at all). */
+      const readsAgain = async (): Promise<boolean> => {
+        await resolver.describe(database.db, events);
+        const started = resolver.sizes().running === 1;
+        await resolver.whenIdle();
+        return started;
+      };
+      const reads: boolean[] = [];
+      // Minutes after the first read (404): 0, 0.5, 1 (retry, fails), 2.5, 3 (retry after 2 min), 6.9, 7 (after 4).
+      for (const minutes of [0, 0, 0.5, 1, 2.5, 3, 6.9, 7]) {
+        now = Date.parse('2026-11-27T09:00:00Z') + minutes * 60_000;
+        reads.push(await readsAgain());
+      }
+      expect(reads).to.deep.equal([true, false, false, true, false, true, false, true]);
+      expect(resolver.sizes()).to.deep.include({ unknown: 1, descriptions: 0 });
+    });
+
     it('keeps at most its limit of descriptions and children in memory, however many the table and the events hold', async () => {
       const resolver = new ManifestResolver(client, silent, { limits });
       const stored = new Map<string, ManifestInfo>(Array.from({ length: 200 }, () => [randomDigest(), { kind: 'image', platform: 'arm64' }]));

@@ -266,6 +266,8 @@ export class ManifestResolver {
       return;
     }
     this.remember(digest, info);
+    // Closed: the worker is shutting down and its database with it.
+    if (this.closed) return;
     try {
       await saveManifestDescriptions(db, withChildren(digest, info));
     } catch (error) {

@@ -25,7 +25,7 @@ import {
   type Maintenance,
   type PullConsumer,
 } from '@staticreg/ingest';
-import { createRegistryClient } from '@staticreg/registry';
+import { createRegistryClient, type RegistryClient } from '@staticreg/registry';
 import { STATICREG_USER_AGENT } from '@staticreg/config';
 import { addHealthRoutes, closeServer, errorHandler, listen, onShutdownSignal, runMain } from '@staticreg/http';
 
@@ -104,6 +104,8 @@ async function main(): Promise<void> {
   let db: Kysely<Database> | undefined;
   let consumer: PullConsumer | undefined;
   let maintenance: Maintenance | undefined;
+  let resolver: ManifestResolver | undefined;
+  let registryClient: RegistryClient | undefined;
   let server: Server | undefined;
   let preparing: Promise<unknown> = Promise.resolve();
 
@@ -127,6 +129,9 @@ async function main(): Promise<void> {
     await consumer?.close();
     await pullQueue.close();
     if (server) await closeServer(server);
+    // No background manifest read may start or save once the pool is gone.
+    resolver?.close();
+    await registryClient?.close();
     await db?.destroy();
     redis.disconnect();
   });
@@ -161,12 +166,13 @@ async function main(): Promise<void> {
   }
   if (shuttingDown) return;
 
-  const registryClient = config.registry ? createRegistryClient(config.registry, { userAgent: STATICREG_USER_AGENT }) : undefined;
-  const resolver = new ManifestResolver(registryClient, log);
+  registryClient = config.registry ? createRegistryClient(config.registry, { userAgent: STATICREG_USER_AGENT }) : undefined;
+  const manifests = new ManifestResolver(registryClient, log);
+  resolver = manifests;
   const store: BatchStore =
     config.countPolicy === 'guide'
       ? storePullBatch
-      : async (database, events) => storeSessionBatch(database, events, config.sessionWindowMs, await resolver.describe(database, events));
+      : async (database, events) => storeSessionBatch(database, events, config.sessionWindowMs, await manifests.describe(database, events));
   if (config.countPolicy === 'sessions' && !registryClient) {
     log.warn('STATICREG_REGISTRY_HOSTNAME is not set: image platforms come from User-Agents only');
   }

@@ -62,7 +62,7 @@ export function startMaintenance(options: MaintenanceOptions): Maintenance {
   };
   for (const name of MAINTENANCE_JOBS) if (typeof handlers[name] !== 'function') throw new Error(`no handler for maintenance job ${name}`);
 
-  const queue = createMaintenanceQueue(options.connection);
+  const queue = createMaintenanceQueue(options.connection, log);
   const worker = new Worker(
     MAINTENANCE_QUEUE,
     async (job: Job) => {

@@ -2,11 +2,10 @@
 // ranks and their boundaries, every sort in both directions, the unseen filter, and offsets up to and past the end.
 // Pull-based orders (which the memory store has not) against a plain model of the same pull and check rows.
 import { expect } from 'chai';
-import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import { sql } from 'kysely';
 import { MemoryCatalogStore, PostgresCatalogStore, type ImageDetails, type TagQuery, type TagSort } from '@staticreg/catalog';
-import type { Database } from '@staticreg/db';
 import { createTestDatabase, type TestDatabase } from '../support/services.js';
+import { captureStatements } from '../support/captured-statements.js';
 import { image, sha } from '../support/catalog-images.js';
 
 const TODAY = '2026-06-30';
@@ -199,26 +198,16 @@ describe('Postgres catalog order and pages equal the in-memory catalog', functio
   it('reads search and the name and created orders through their indexes (migration 0006)', async () => {
     // The store's own statements, captured, then planned with sorts and sequential scans priced out: on a table this
     // small the planner would read everything anyway, so this only asks whether an index can serve each statement.
-    const statements: Array<{ sql: string; parameters: readonly unknown[] }> = [];
-    const pool = new pg.Pool({ connectionString: database.url, max: 1 });
-    const captured = new Kysely<Database>({
-      dialect: new PostgresDialect({ pool }),
-      log: (event) => {
-        if (event.level === 'query') statements.push({ sql: event.query.sql, parameters: event.query.parameters });
-      },
-    });
-    const client = new pg.Client({ connectionString: database.url });
-    await client.connect();
+    const capture = await captureStatements(database.url);
     try {
-      const store = new PostgresCatalogStore(captured, { owner: 'test' });
+      const store = new PostgresCatalogStore(capture.db, { owner: 'test' });
       const plan = async (run: () => Promise<unknown>, pick: (sql: string) => boolean): Promise<string> => {
-        statements.length = 0;
+        capture.statements.length = 0;
         await run();
-        const statement = statements.find((entry) => pick(entry.sql));
+        const statement = capture.statements.find((entry) => pick(entry.sql));
         expect(statement, 'statement captured').to.not.equal(undefined);
-        await client.query('set enable_seqscan = off; set enable_sort = off');
-        const result = await client.query(`explain ${statement!.sql}`, statement!.parameters as unknown[]);
-        return result.rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n');
+        await capture.client.query('set enable_seqscan = off; set enable_sort = off');
+        return capture.explain(statement!);
       };
       const searchPlan = await plan(() => store.search('cobweb', 0, 8), (text) => text.includes('count(*) filter'));
       expect(searchPlan).to.include('idx_registry_repositories_search_name');
@@ -233,8 +222,7 @@ describe('Postgres catalog order and pages equal the in-memory catalog', functio
         expect(tagPlan, `${sort} ${order}`).to.not.match(/Sort Key: p\./);
       }
     } finally {
-      await client.end();
-      await captured.destroy();
+      await capture.close();
     }
   });
 });

@@ -1,11 +1,12 @@
 // storeSessionBatch and pruning against a real Postgres: recomputation merges late events, pruning never rewrites the past.
 import { expect } from 'chai';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { sql } from 'kysely';
 import pg from 'pg';
-import { createDb, pruneSessions, type Database } from '@staticreg/db';
+import { createDb, pruneSessions } from '@staticreg/db';
 import { storeSessionBatch, storeSessionBatchIn } from '@staticreg/ingest';
 import type { PullEvent } from '@staticreg/events';
 import { createTestDatabase, eventually, type TestDatabase } from '../support/services.js';
+import { captureStatements } from '../support/captured-statements.js';
 import { digestOf, makePull } from '../support/pulls.js';
 
 const INDEX = digestOf('index');
@@ -192,35 +193,24 @@ describe('session store (real Postgres)', () => {
       await storeSessionBatch(database.db, session(), 10_000);
       // pruneSessions' own statements, captured, then planned with sequential scans priced out: on a table this
       // small the planner would read everything anyway, so this only asks whether an index can serve each one.
-      const statements: Array<{ sql: string; parameters: readonly unknown[] }> = [];
-      const pool = new pg.Pool({ connectionString: database.url, max: 1 });
-      const captured = new Kysely<Database>({
-        dialect: new PostgresDialect({ pool }),
-        log: (event) => {
-          if (event.level === 'query') statements.push({ sql: event.query.sql, parameters: event.query.parameters });
-        },
-      });
-      const client = new pg.Client({ connectionString: database.url });
-      await client.connect();
+      const capture = await captureStatements(database.url);
       try {
-        await pruneSessions(captured, CUTOFF);
+        await pruneSessions(capture.db, CUTOFF);
         const expected: Array<[RegExp, string[]]> = [
           [/^select client_key/, ['idx_pull_session_events_event_time', 'idx_pull_sessions_ended_at']],
           [/^delete from pull_sessions /, ['pull_sessions_pkey']],
           [/^delete from pull_session_events /, ['idx_pull_session_events_client_time']],
         ];
-        await client.query('set enable_seqscan = off');
+        await capture.client.query('set enable_seqscan = off');
         for (const [pattern, indexes] of expected) {
-          const statement = statements.find((entry) => pattern.test(entry.sql.trim()));
+          const statement = capture.statements.find((entry) => pattern.test(entry.sql.trim()));
           expect(statement, `${pattern} captured`).to.not.equal(undefined);
-          const result = await client.query(`explain ${statement!.sql}`, statement!.parameters as unknown[]);
-          const plan = result.rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n');
+          const plan = await capture.explain(statement!);
           expect(plan, statement!.sql).to.not.include('Seq Scan');
           for (const index of indexes) expect(plan, statement!.sql).to.match(new RegExp(`Index (Only )?Scan on ${index}|Index (Only )?Scan using ${index}`));
         }
       } finally {
-        await client.end();
-        await captured.destroy();
+        await capture.close();
       }
     });
   });

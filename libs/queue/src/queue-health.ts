@@ -1,5 +1,5 @@
 // What the queue holds right now, for the dashboard's pipeline health and the worker's /metrics.
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { PullJobData } from './index.js';
 
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed'] as const;
@@ -29,20 +29,25 @@ export interface FailedJob {
   failedAt: string | null;
 }
 
+/** What a pull job is about, read defensively: a job from an older or foreign producer may lack its event. */
+export function pullJobSubject(job: Job<PullJobData>): Pick<FailedJob, 'jobId' | 'eventId' | 'repository' | 'tag' | 'digest'> {
+  const event = (job.data as Partial<PullJobData> | undefined)?.event;
+  return {
+    jobId: String(job.id),
+    eventId: event?.id ?? null,
+    repository: event?.repository ?? null,
+    tag: event?.tag ?? null,
+    digest: event?.digest ?? null,
+  };
+}
+
 /** The most recently failed jobs with their error, newest first. */
 export async function recentFailedJobs(queue: Queue<PullJobData>, limit: number): Promise<FailedJob[]> {
   const jobs = await queue.getFailed(0, limit - 1);
-  return jobs.map((job) => {
-    const event = (job.data as Partial<PullJobData> | undefined)?.event;
-    return {
-      jobId: String(job.id),
-      eventId: event?.id ?? null,
-      repository: event?.repository ?? null,
-      tag: event?.tag ?? null,
-      digest: event?.digest ?? null,
-      error: job.failedReason ?? '',
-      attemptsMade: job.attemptsMade,
-      failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
-    };
-  });
+  return jobs.map((job) => ({
+    ...pullJobSubject(job),
+    error: job.failedReason ?? '',
+    attemptsMade: job.attemptsMade,
+    failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+  }));
 }

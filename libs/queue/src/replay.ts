@@ -2,6 +2,7 @@
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { PullJobData } from './index.js';
+import { pullJobSubject } from './queue-health.js';
 
 /**
  * Which failed jobs to replay. Every field narrows the choice; none set means every failed job.
@@ -51,12 +52,12 @@ const DEFAULT_PAGE_SIZE = 500;
 const GONE_CODES = new Set([-1, -3]);
 
 function describe(job: Job<PullJobData>, failedAt: number): ReplayedJob {
-  const event = (job.data as Partial<PullJobData> | undefined)?.event;
+  const { jobId, eventId, repository, tag } = pullJobSubject(job);
   return {
-    jobId: String(job.id),
-    eventId: event?.id ?? null,
-    repository: event?.repository ?? null,
-    tag: event?.tag ?? null,
+    jobId,
+    eventId,
+    repository,
+    tag,
     failedReason: job.failedReason ?? '',
     failedAt: new Date(failedAt).toISOString(),
   };

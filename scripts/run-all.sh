@@ -13,6 +13,29 @@ if [ -n "${STATICREG_DB_URL:-}" ]; then
   fi
 fi
 
+# The receiver refuses to start without a webhook token. Unless one is set (or unauthenticated intake is chosen),
+# use the token generated into .data/webhook-token (git-ignored, mode 600) on the first run, and show the
+# registry configuration that carries it.
+if [ -z "${STATICREG_WEBHOOK_TOKEN:-}" ] && [ -z "${STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED:-}" ]; then
+  token_file=.data/webhook-token
+  if [ ! -s "$token_file" ]; then
+    mkdir -p .data
+    (umask 077 && node -e 'process.stdout.write(require("node:crypto").randomBytes(32).toString("hex") + "\n")' > "$token_file")
+    echo "generated a webhook token into $token_file"
+  fi
+  STATICREG_WEBHOOK_TOKEN=$(tr -d '\n' < "$token_file")
+  export STATICREG_WEBHOOK_TOKEN
+  cat <<EOF
+The receiver takes notifications that carry the token in $token_file. In the registry's config.yml:
+notifications:
+  endpoints:
+    - name: staticreg
+      url: http://<this host>:${STATICREG_RECEIVER_PORT:-8093}/api/webhook/registry
+      headers:
+        Authorization: [Bearer $STATICREG_WEBHOOK_TOKEN]
+EOF
+fi
+
 pids=()
 stop() {
   trap - TERM INT

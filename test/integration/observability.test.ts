@@ -57,7 +57,12 @@ describe('observability: /metrics and pipeline health (real processes)', functio
 
   it('receiver: requests by route pattern, latency, events accepted and skipped by reason; intake per minute in Redis', async () => {
     const port = await freePort();
-    const receiver = startApp('receiver', { STATICREG_REDIS_URL: TEST_REDIS_URL, STATICREG_RECEIVER_PORT: String(port), STATICREG_LOG_LEVEL: 'warn' });
+    const receiver = startApp('receiver', {
+      STATICREG_REDIS_URL: TEST_REDIS_URL,
+      STATICREG_RECEIVER_PORT: String(port),
+      STATICREG_LOG_LEVEL: 'warn',
+      STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED: 'true',
+    });
     apps.push(receiver);
     const base = `http://127.0.0.1:${port}`;
     await waitForHttp(`${base}/healthz`, receiver);

@@ -1,7 +1,26 @@
-// Each app as a process: health endpoints, refusal of bad configuration, clean exit on SIGTERM.
+// Each app as a process: health endpoints, refusal of bad configuration, clean exit on SIGTERM; the receiver's intake rules.
+import { request } from 'node:http';
 import { expect } from 'chai';
-import { freePort, startApp, waitForHttp, type AppName } from '../support/processes.js';
+import { freePort, startApp, waitForHttp, type AppName, type AppProcess } from '../support/processes.js';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/services.js';
+import { loadScenario } from '../support/fixtures.js';
+
+const WEBHOOK_TOKEN = 'a-test-webhook-token-0123456789';
+
+/** POSTs to the receiver from a chosen loopback source address (node:http, since fetch cannot bind one). */
+function postFrom(localAddress: string, url: string, body: Buffer | string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', localAddress, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    // The receiver may answer and close before the whole body is sent: that is what the 403 test wants.
+    req.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' || error.code === 'ECONNRESET' ? undefined : reject(error)));
+    req.end(body);
+  });
+}
 
 describe('app processes', function () {
   this.timeout(60_000);
@@ -16,7 +35,7 @@ describe('app processes', function () {
   for (const app of ['receiver', 'worker', 'browse'] as const) {
     it(`${app}: answers /healthz and /readyz, and exits 0 on SIGTERM`, async () => {
       const port = await freePort();
-      const proc = startApp(app, { STATICREG_REDIS_URL: TEST_REDIS_URL, STATICREG_DB_URL: database.url, [ports[app]]: String(port) });
+      const proc = startApp(app, { STATICREG_REDIS_URL: TEST_REDIS_URL, STATICREG_DB_URL: database.url, STATICREG_WEBHOOK_TOKEN: WEBHOOK_TOKEN, [ports[app]]: String(port) });
       try {
         await waitForHttp(`http://127.0.0.1:${port}/readyz`, proc);
         const health = await fetch(`http://127.0.0.1:${port}/healthz`);
@@ -31,7 +50,7 @@ describe('app processes', function () {
     });
 
     it(`${app}: refuses to start on a bad variable and names it`, async () => {
-      const proc = startApp(app, { [ports[app]]: 'eighty', STATICREG_REDIS_URL: TEST_REDIS_URL });
+      const proc = startApp(app, { [ports[app]]: 'eighty', STATICREG_REDIS_URL: TEST_REDIS_URL, STATICREG_WEBHOOK_TOKEN: WEBHOOK_TOKEN });
       expect(await proc.exited).to.equal(2);
       expect(proc.output()).to.match(new RegExp(`^Invalid configuration: ${ports[app]}="eighty": must be a port number`));
     });
@@ -51,5 +70,66 @@ describe('app processes', function () {
     } finally {
       await proc.stop('SIGKILL');
     }
+  });
+
+  describe('receiver intake', () => {
+    let proc: AppProcess | undefined;
+    afterEach(async () => {
+      await proc?.stop('SIGKILL');
+      proc = undefined;
+    });
+
+    it('refuses to start without STATICREG_WEBHOOK_TOKEN, naming both variables and how to make a token', async () => {
+      proc = startApp('receiver', { STATICREG_REDIS_URL: TEST_REDIS_URL, STATICREG_RECEIVER_PORT: String(await freePort()) });
+      expect(await proc.exited).to.equal(2);
+      const output = proc.output();
+      expect(output).to.match(/^Invalid configuration: STATICREG_WEBHOOK_TOKEN is required: generate one with `openssl rand -hex 32`/);
+      expect(output).to.include('STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED=true');
+    });
+
+    it('refuses a token shorter than 16 characters without printing it', async () => {
+      proc = startApp('receiver', { STATICREG_REDIS_URL: TEST_REDIS_URL, STATICREG_WEBHOOK_TOKEN: 'short-secret' });
+      expect(await proc.exited).to.equal(2);
+      expect(proc.output()).to.match(/^Invalid configuration: STATICREG_WEBHOOK_TOKEN is too short: use at least 16 characters/);
+      expect(proc.output()).to.not.include('short-secret');
+    });
+
+    it('takes notifications without a token only when told to, and warns at start', async () => {
+      const port = await freePort();
+      proc = startApp('receiver', { STATICREG_REDIS_URL: TEST_REDIS_URL, STATICREG_RECEIVER_PORT: String(port), STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED: 'true' });
+      await waitForHttp(`http://127.0.0.1:${port}/readyz`, proc);
+      const [warning] = proc.logLines('Webhook accepts notifications without a token: anyone who reaches this port can add pulls; set STATICREG_WEBHOOK_TOKEN');
+      expect(warning).to.deep.include({ level: 40, variable: 'STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED' });
+      const answer = await postFrom('127.0.0.1', `http://127.0.0.1:${port}/api/webhook/registry`, loadScenario('blob-pull')[0]!.raw, {});
+      expect(answer.status).to.equal(200);
+    });
+
+    it('answers 403 to an address outside STATICREG_WEBHOOK_ALLOWED_NETWORKS before reading the body, whatever X-Forwarded-For says', async () => {
+      const port = await freePort();
+      proc = startApp('receiver', {
+        STATICREG_REDIS_URL: TEST_REDIS_URL,
+        STATICREG_RECEIVER_PORT: String(port),
+        STATICREG_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
+        STATICREG_WEBHOOK_ALLOWED_NETWORKS: '127.0.0.1/32, fd00::/8',
+      });
+      const url = `http://127.0.0.1:${port}/api/webhook/registry`;
+      await waitForHttp(`http://127.0.0.1:${port}/readyz`, proc);
+      const event = loadScenario('blob-pull')[0]!.raw;
+      const auth = { authorization: `Bearer ${WEBHOOK_TOKEN}` };
+
+      expect((await postFrom('127.0.0.1', url, event, auth)).status).to.equal(200);
+      const refused = await postFrom('127.0.0.2', url, event, { ...auth, 'x-forwarded-for': '127.0.0.1' });
+      expect(refused).to.deep.equal({ status: 403, body: JSON.stringify({ error: 'this address may not send notifications' }) });
+      // Checked before the token and before the body: no 401 without a token, no 413 for a body over the 1 MB limit.
+      expect((await postFrom('127.0.0.2', url, event, {})).status).to.equal(403);
+      expect((await postFrom('127.0.0.2', url, Buffer.alloc(2 * 1024 * 1024, 0x20), auth)).status).to.equal(403);
+      expect((await postFrom('127.0.0.1', url, event, {})).status).to.equal(401);
+    });
+
+    it('refuses a malformed allow-list entry at start', async () => {
+      proc = startApp('receiver', { STATICREG_REDIS_URL: TEST_REDIS_URL, STATICREG_WEBHOOK_TOKEN: WEBHOOK_TOKEN, STATICREG_WEBHOOK_ALLOWED_NETWORKS: '10.0.0.0/33' });
+      expect(await proc.exited).to.equal(2);
+      expect(proc.output()).to.match(/^Invalid configuration: STATICREG_WEBHOOK_ALLOWED_NETWORKS="10.0.0.0\/33": must be a list of IPv4 or IPv6 networks/);
+    });
   });
 });

@@ -278,7 +278,12 @@ describe('receiver process while Redis is down', function () {
 
   it('logs the lost connection through its logger and prints nothing else', async () => {
     const port = await freePort();
-    app = startApp('receiver', { STATICREG_REDIS_URL: redisServer.url, STATICREG_RECEIVER_PORT: String(port), STATICREG_ENQUEUE_TIMEOUT_MS: '1000' });
+    app = startApp('receiver', {
+      STATICREG_REDIS_URL: redisServer.url,
+      STATICREG_RECEIVER_PORT: String(port),
+      STATICREG_ENQUEUE_TIMEOUT_MS: '1000',
+      STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED: 'true',
+    });
     const base = `http://127.0.0.1:${port}`;
     await waitForHttp(`${base}/healthz`, app);
     const send = () => fetch(`${base}${WEBHOOK_PATH}`, { method: 'POST', body: pullByTag.raw, headers: { 'content-type': V1 } });

@@ -1,12 +1,13 @@
-// The webhook receiver's routes: authenticate, parse, filter, enqueue once, then acknowledge.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// The webhook receiver's routes: check the sender, authenticate, parse, filter, enqueue once, then acknowledge.
+import { BlockList, isIPv6 } from 'node:net';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { NetworkRange } from '@staticreg/config';
 import { evaluateEnvelope, INVALID_REASONS, type PullEvent, type RuleOptions, type SkipReason } from '@staticreg/events';
 import { enqueuePullEvents, publishRegistryChanges, type IntakeRecorder, type PullJobData } from '@staticreg/queue';
-import { addHealthRoutes, errorHandler, HttpError, withTimeout } from '@staticreg/http';
+import { addHealthRoutes, errorHandler, HttpError, requireBearerToken, withTimeout } from '@staticreg/http';
 import { METRICS_PATH, metricsHandler, type HttpMetrics, type ReceiverEventMetrics, type Registry } from '@staticreg/observability';
 
 export const WEBHOOK_PATH = '/api/webhook/registry';
@@ -23,7 +24,10 @@ export interface ReceiverDeps {
   redis: Redis;
   log: Logger;
   rules: RuleOptions;
+  /** Undefined: notifications are taken without a token (only when the configuration says so explicitly). */
   webhookToken: string | undefined;
+  /** Source networks the webhook accepts (by socket address); empty or unset: any. */
+  allowedNetworks?: readonly NetworkRange[];
   bodyLimitBytes: number;
   enqueueTimeoutMs: number;
   /**
@@ -47,17 +51,18 @@ export interface ReceiverObservability {
 
 const INVALID: ReadonlySet<SkipReason> = new Set(INVALID_REASONS);
 
-function sha256(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
-
-/** Compares fixed-length hashes in constant time, so neither the token nor its length leaks through timing. */
-function bearerAuth(token: string): RequestHandler {
-  const expected = sha256(`Bearer ${token}`);
+/**
+ * 403 for a sender outside the allowed networks, before the body is read. The address is the TCP peer's:
+ * X-Forwarded-For is ignored (anyone can write it), so behind a proxy the proxy's address is the one checked.
+ */
+function allowNetworks(ranges: readonly NetworkRange[]): RequestHandler {
+  const allowed = new BlockList();
+  for (const range of ranges) allowed.addSubnet(range.network, range.prefix, range.family);
   return (req, _res, next) => {
-    const given = req.get('authorization') ?? '';
-    if (!timingSafeEqual(sha256(given), expected)) {
-      next(new HttpError(401, 'missing or wrong bearer token', { 'WWW-Authenticate': 'Bearer realm="staticreg"' }));
+    const address = req.socket.remoteAddress;
+    // Node's BlockList matches an IPv4-mapped IPv6 peer (::ffff:10.0.0.1, on a dual-stack socket) against IPv4 ranges.
+    if (address === undefined || !allowed.check(address, isIPv6(address) ? 'ipv6' : 'ipv4')) {
+      next(new HttpError(403, 'this address may not send notifications'));
       return;
     }
     next();
@@ -75,7 +80,8 @@ export function createReceiverApp(deps: ReceiverDeps): Express {
   // The webhook's routes come first: a notification matches the first route the router tries.
 
   const handlers: RequestHandler[] = [];
-  if (deps.webhookToken) handlers.push(bearerAuth(deps.webhookToken));
+  if (deps.allowedNetworks && deps.allowedNetworks.length > 0) handlers.push(allowNetworks(deps.allowedNetworks));
+  if (deps.webhookToken !== undefined) handlers.push(requireBearerToken(deps.webhookToken, 'staticreg'));
   handlers.push(express.json({ type: WEBHOOK_CONTENT_TYPES, limit: deps.bodyLimitBytes, strict: false }));
 
   app.post(WEBHOOK_PATH, ...handlers, async (req, res) => {

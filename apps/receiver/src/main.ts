@@ -10,9 +10,21 @@ async function main(): Promise<void> {
   const receiver = createReceiver(config, log);
   const server = await listen(receiver.app, config.port, config.bind);
   log.info(
-    { port: config.port, bind: config.bind, auth: config.webhookToken ? 'bearer' : 'none', ignoredUserAgents: config.ignoredUserAgents },
+    {
+      port: config.port,
+      bind: config.bind,
+      auth: config.webhookToken ? 'bearer' : 'none',
+      allowedNetworks: config.allowedNetworks.map((range) => `${range.network}/${range.prefix}`),
+      ignoredUserAgents: config.ignoredUserAgents,
+    },
     'Receiver listening',
   );
+  if (config.allowUnauthenticated) {
+    log.warn(
+      { variable: 'STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED' },
+      'Webhook accepts notifications without a token: anyone who reaches this port can add pulls; set STATICREG_WEBHOOK_TOKEN',
+    );
+  }
 
   onShutdownSignal(log, async () => {
     receiver.shutDown();

@@ -30,6 +30,7 @@ export function createReceiver(config: ReceiverConfig, log: Logger, overrides: P
     log,
     rules: { ignoredUserAgents: config.ignoredUserAgents },
     webhookToken: config.webhookToken,
+    allowedNetworks: config.allowedNetworks,
     bodyLimitBytes: config.bodyLimitBytes,
     enqueueTimeoutMs: config.enqueueTimeoutMs,
     changesStream: config.changesStream,

@@ -12,10 +12,12 @@ function failure(load: () => unknown): ConfigError {
 }
 
 describe('configuration', () => {
+  const TOKEN = '0123456789abcdef0123';
+
   it('has the documented defaults', () => {
-    const receiver = loadReceiverConfig({});
+    const receiver = loadReceiverConfig({ STATICREG_WEBHOOK_TOKEN: TOKEN });
     expect(receiver).to.include({ port: 8093, bind: '0.0.0.0', redisUrl: 'redis://127.0.0.1:6379', logLevel: 'info', bodyLimitBytes: 1024 * 1024 });
-    expect(receiver.webhookToken).to.equal(undefined);
+    expect(receiver).to.deep.include({ allowUnauthenticated: false, allowedNetworks: [] });
     expect(receiver.ignoredUserAgents).to.deep.equal(['staticreg/']);
     expect(loadBrowseConfig({}).port).to.equal(8080);
     expect(loadWorkerConfig({}).dbUrl).to.equal(undefined);
@@ -27,7 +29,8 @@ describe('configuration', () => {
       STATICREG_BIND: '127.0.0.1',
       STATICREG_REDIS_URL: 'redis://:secret@redis:6380/3',
       STATICREG_IGNORED_USER_AGENTS: 'staticreg/, Go-http-client ,',
-      STATICREG_WEBHOOK_TOKEN: 's3cret',
+      STATICREG_WEBHOOK_TOKEN: 's3cret-s3cret-s3cret',
+      STATICREG_WEBHOOK_ALLOWED_NETWORKS: '10.0.0.0/8, 192.168.1.7, fd00::/8,::1',
       STATICREG_WEBHOOK_BODY_LIMIT: '256kb',
       STATICREG_LOG_LEVEL: 'debug',
     });
@@ -36,7 +39,13 @@ describe('configuration', () => {
       bind: '127.0.0.1',
       redisUrl: 'redis://:secret@redis:6380/3',
       ignoredUserAgents: ['staticreg/', 'Go-http-client'],
-      webhookToken: 's3cret',
+      webhookToken: 's3cret-s3cret-s3cret',
+      allowedNetworks: [
+        { network: '10.0.0.0', prefix: 8, family: 'ipv4' },
+        { network: '192.168.1.7', prefix: 32, family: 'ipv4' },
+        { network: 'fd00::', prefix: 8, family: 'ipv6' },
+        { network: '::1', prefix: 128, family: 'ipv6' },
+      ],
       bodyLimitBytes: 256 * 1024,
       logLevel: 'debug',
     });
@@ -46,10 +55,37 @@ describe('configuration', () => {
   });
 
   it('treats an empty STATICREG_IGNORED_USER_AGENTS as "ignore nothing"', () => {
-    expect(loadReceiverConfig({ STATICREG_IGNORED_USER_AGENTS: '' }).ignoredUserAgents).to.deep.equal([]);
+    expect(loadReceiverConfig({ STATICREG_WEBHOOK_TOKEN: TOKEN, STATICREG_IGNORED_USER_AGENTS: '' }).ignoredUserAgents).to.deep.equal([]);
+  });
+
+  it('requires a webhook token unless unauthenticated intake is enabled explicitly', () => {
+    const error = failure(() => loadReceiverConfig({}));
+    expect(error.variable).to.equal('STATICREG_WEBHOOK_TOKEN');
+    expect(error.message).to.include('openssl rand -hex 32').and.to.include('STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED=true');
+    const open = loadReceiverConfig({ STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED: 'true' });
+    expect(open).to.include({ webhookToken: undefined, allowUnauthenticated: true });
+    expect(failure(() => loadReceiverConfig({ STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED: 'false' })).variable).to.equal('STATICREG_WEBHOOK_TOKEN');
+    expect(failure(() => loadReceiverConfig({ STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED: 'true', STATICREG_WEBHOOK_TOKEN: TOKEN })).variable).to.equal(
+      'STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED',
+    );
+  });
+
+  it('refuses tokens shorter than 16 characters, and never prints them', () => {
+    for (const [variable, load] of [
+      ['STATICREG_WEBHOOK_TOKEN', () => loadReceiverConfig({ STATICREG_WEBHOOK_TOKEN: 'fifteen-chars-x' })],
+    ] as const) {
+      const error = failure(load);
+      expect(error.variable).to.equal(variable);
+      expect(error.message).to.include('at least 16 characters').and.not.include('fifteen-chars-x');
+    }
+    expect(loadReceiverConfig({ STATICREG_WEBHOOK_TOKEN: 'sixteen-chars-xx' }).webhookToken).to.equal('sixteen-chars-xx');
   });
 
   const bad: Array<[string, string, () => unknown]> = [
+    ['STATICREG_WEBHOOK_ALLOWED_NETWORKS', '10.0.0.0/33', () => loadReceiverConfig({ STATICREG_WEBHOOK_TOKEN: TOKEN, STATICREG_WEBHOOK_ALLOWED_NETWORKS: '10.0.0.0/33' })],
+    ['STATICREG_WEBHOOK_ALLOWED_NETWORKS', 'fd00::/129', () => loadReceiverConfig({ STATICREG_WEBHOOK_TOKEN: TOKEN, STATICREG_WEBHOOK_ALLOWED_NETWORKS: '10.0.0.0/8,fd00::/129' })],
+    ['STATICREG_WEBHOOK_ALLOWED_NETWORKS', 'example.com', () => loadReceiverConfig({ STATICREG_WEBHOOK_TOKEN: TOKEN, STATICREG_WEBHOOK_ALLOWED_NETWORKS: 'example.com' })],
+    ['STATICREG_WEBHOOK_ALLOWED_NETWORKS', '10.0.0.0/8/8', () => loadReceiverConfig({ STATICREG_WEBHOOK_TOKEN: TOKEN, STATICREG_WEBHOOK_ALLOWED_NETWORKS: '10.0.0.0/8/8' })],
     ['STATICREG_RECEIVER_PORT', 'abc', () => loadReceiverConfig({ STATICREG_RECEIVER_PORT: 'abc' })],
     ['STATICREG_RECEIVER_PORT', '70000', () => loadReceiverConfig({ STATICREG_RECEIVER_PORT: '70000' })],
     ['STATICREG_BROWSE_PORT', '-1', () => loadBrowseConfig({ STATICREG_BROWSE_PORT: '-1' })],
@@ -57,7 +93,7 @@ describe('configuration', () => {
     ['STATICREG_REDIS_URL', 'redis://h/x', () => loadReceiverConfig({ STATICREG_REDIS_URL: 'redis://h/x' })],
     ['STATICREG_DB_URL', 'mysql://h/db', () => loadWorkerConfig({ STATICREG_DB_URL: 'mysql://h/db' })],
     ['STATICREG_LOG_LEVEL', 'loud', () => loadWorkerConfig({ STATICREG_LOG_LEVEL: 'loud' })],
-    ['STATICREG_WEBHOOK_BODY_LIMIT', '1gb', () => loadReceiverConfig({ STATICREG_WEBHOOK_BODY_LIMIT: '1gb' })],
+    ['STATICREG_WEBHOOK_BODY_LIMIT', '1gb', () => loadReceiverConfig({ STATICREG_WEBHOOK_TOKEN: TOKEN, STATICREG_WEBHOOK_BODY_LIMIT: '1gb' })],
     ['STATICREG_BATCH_SIZE', '0', () => loadWorkerConfig({ STATICREG_BATCH_SIZE: '0' })],
     ['STATICREG_BATCHES_IN_FLIGHT', '0', () => loadWorkerConfig({ STATICREG_BATCHES_IN_FLIGHT: '0' })],
     ['STATICREG_BATCHES_IN_FLIGHT', '1.5', () => loadWorkerConfig({ STATICREG_BATCHES_IN_FLIGHT: '1.5' })],

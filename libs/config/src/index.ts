@@ -1,5 +1,6 @@
 // The one place that reads process.env: parses and validates every STATICREG_* variable once.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 
@@ -102,9 +103,20 @@ export interface CommonConfig {
   bind: string;
 }
 
+/** One entry of an address allow-list: an IPv4 or IPv6 network in CIDR form. */
+export interface NetworkRange {
+  network: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+}
+
 export interface ReceiverConfig extends CommonConfig {
   port: number;
+  /** Undefined only when unauthenticated intake was enabled explicitly (`allowUnauthenticated`). */
   webhookToken: string | undefined;
+  allowUnauthenticated: boolean;
+  /** Source networks the webhook accepts; empty: any address. The socket's address counts, never X-Forwarded-For. */
+  allowedNetworks: NetworkRange[];
   bodyLimitBytes: number;
   ignoredUserAgents: string[];
   enqueueTimeoutMs: number;
@@ -177,12 +189,56 @@ export interface CrawlerConfig {
   changesStream: string;
 }
 
+/** The shortest shared secret accepted: shorter ones are guessable; `openssl rand -hex 32` gives 64 characters. */
+export const MIN_TOKEN_LENGTH = 16;
+const GENERATE_TOKEN_HINT = 'generate one with `openssl rand -hex 32`';
+
+function loadToken(env: Env, name: string): string | undefined {
+  const token = read(env, name);
+  if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
+    throw new ConfigError(name, `is too short: use at least ${MIN_TOKEN_LENGTH} characters (${GENERATE_TOKEN_HINT})`);
+  }
+  return token;
+}
+
 function loadCommon(env: Env): CommonConfig {
   return {
     logLevel: parse(env, 'STATICREG_LOG_LEVEL', z.enum(LOG_LEVELS), 'info'),
     redisUrl: parse(env, 'STATICREG_REDIS_URL', redisUrl, 'redis://127.0.0.1:6379'),
     bind: parse(env, 'STATICREG_BIND', z.string().min(1), '0.0.0.0'),
   };
+}
+
+/** "10.0.0.0/8, 192.168.1.7, fd00::/8" (an address alone is a /32 or /128); a bad entry fails at start. */
+function loadNetworks(env: Env, name: string): NetworkRange[] {
+  const ranges: NetworkRange[] = [];
+  for (const entry of parse(env, name, commaList, '')) {
+    const [network = '', prefixText, extra] = entry.split('/');
+    const version = isIP(network);
+    const family = version === 6 ? 'ipv6' : 'ipv4';
+    const maxPrefix = version === 6 ? 128 : 32;
+    const prefix = prefixText === undefined ? maxPrefix : Number(prefixText);
+    const valid = version !== 0 && extra === undefined && /^\d{1,3}$/.test(prefixText ?? '0') && prefix <= maxPrefix;
+    if (!valid) throw new ConfigError(name, `=${JSON.stringify(entry)}: must be a list of IPv4 or IPv6 networks such as 10.0.0.0/8, 192.168.1.7, fd00::/8`);
+    ranges.push({ network, prefix, family });
+  }
+  return ranges;
+}
+
+function loadWebhookAuth(env: Env): Pick<ReceiverConfig, 'webhookToken' | 'allowUnauthenticated'> {
+  const webhookToken = loadToken(env, 'STATICREG_WEBHOOK_TOKEN');
+  const allowUnauthenticated = parse(env, 'STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED', booleanFlag, 'false');
+  if (webhookToken === undefined && !allowUnauthenticated) {
+    throw new ConfigError(
+      'STATICREG_WEBHOOK_TOKEN',
+      `is required: ${GENERATE_TOKEN_HINT} and give the registry the same value (Authorization: [Bearer <token>] in its notification headers), ` +
+        'or set STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED=true to accept notifications from anyone who can reach the receiver',
+    );
+  }
+  if (webhookToken !== undefined && allowUnauthenticated) {
+    throw new ConfigError('STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED', 'cannot be true while STATICREG_WEBHOOK_TOKEN is set: unset one of them');
+  }
+  return { webhookToken, allowUnauthenticated };
 }
 
 const registryHostname = z.string().refine(
@@ -270,7 +326,8 @@ export function loadReceiverConfig(env: Env = process.env): ReceiverConfig {
   return {
     ...loadCommon(env),
     port: parse(env, 'STATICREG_RECEIVER_PORT', port, '8093'),
-    webhookToken: read(env, 'STATICREG_WEBHOOK_TOKEN'),
+    ...loadWebhookAuth(env),
+    allowedNetworks: loadNetworks(env, 'STATICREG_WEBHOOK_ALLOWED_NETWORKS'),
     bodyLimitBytes: parse(env, 'STATICREG_WEBHOOK_BODY_LIMIT', byteSize, '1mb'),
     // Set but empty ("") means: ignore no User-Agent at all.
     ignoredUserAgents:

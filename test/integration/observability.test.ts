@@ -187,4 +187,38 @@ describe('observability: /metrics and pipeline health (real processes)', functio
     await queue.close();
     reader.disconnect();
   });
+
+  describe('STATICREG_METRICS_TOKEN', () => {
+    const METRICS_TOKEN = 'metrics-token-for-the-test-0123';
+    const ports = { receiver: 'STATICREG_RECEIVER_PORT', worker: 'STATICREG_WORKER_PORT', browse: 'STATICREG_BROWSE_PORT' } as const;
+    for (const app of ['receiver', 'worker', 'browse'] as const) {
+      it(`${app}: /metrics answers 401 without the bearer token and 200 with it; health stays open`, async () => {
+        const port = await freePort();
+        const proc = startApp(app, {
+          STATICREG_REDIS_URL: TEST_REDIS_URL,
+          STATICREG_DB_URL: database.url,
+          STATICREG_WEBHOOK_TOKEN: 'webhook-token-for-the-test-0123',
+          STATICREG_METRICS_TOKEN: METRICS_TOKEN,
+          STATICREG_LOG_LEVEL: 'warn',
+          [ports[app]]: String(port),
+        });
+        apps.push(proc);
+        const base = `http://127.0.0.1:${port}`;
+        await waitForHttp(`${base}/healthz`, proc);
+        const metrics = (authorization?: string) => fetch(`${base}/metrics`, { headers: authorization ? { authorization } : {} });
+
+        for (const refused of [await metrics(), await metrics(`Bearer ${METRICS_TOKEN}x`), await metrics(METRICS_TOKEN)]) {
+          expect(refused.status).to.equal(401);
+          expect(refused.headers.get('www-authenticate')).to.equal('Bearer realm="staticreg metrics"');
+          expect(await refused.text()).to.not.include('process_cpu_user_seconds_total');
+        }
+        const allowed = await metrics(`Bearer ${METRICS_TOKEN}`);
+        expect(allowed.status).to.equal(200);
+        expect(value(await allowed.text(), 'process_cpu_user_seconds_total')).to.be.a('number');
+        expect((await fetch(`${base}/healthz`)).status).to.equal(200);
+        // The token is never written to the log.
+        expect(proc.output()).to.not.include(METRICS_TOKEN);
+      });
+    }
+  });
 });

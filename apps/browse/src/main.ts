@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const registry = createMetricsRegistry();
   const observability = express.Router();
   observability.use(createHttpMetrics(registry, 'staticreg_browse', { mounts: ['/assets'] }).middleware);
-  observability.get(METRICS_PATH, metricsHandler(registry));
+  observability.get(METRICS_PATH, ...metricsHandler(registry, config.metricsToken));
 
   const registryFeature = createRegistryFeature({ config, log, db });
 

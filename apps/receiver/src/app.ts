@@ -28,6 +28,8 @@ export interface ReceiverDeps {
   webhookToken: string | undefined;
   /** Source networks the webhook accepts (by socket address); empty or unset: any. */
   allowedNetworks?: readonly NetworkRange[];
+  /** Required on GET /metrics as a bearer token when set. */
+  metricsToken?: string;
   bodyLimitBytes: number;
   enqueueTimeoutMs: number;
   /**
@@ -127,7 +129,7 @@ export function createReceiverApp(deps: ReceiverDeps): Express {
     res.set('Allow', 'POST').status(405).json({ error: `POST registry notifications to ${WEBHOOK_PATH}` });
   });
 
-  if (observed) app.get(METRICS_PATH, metricsHandler(observed.registry));
+  if (observed) app.get(METRICS_PATH, ...metricsHandler(observed.registry, deps.metricsToken));
   addHealthRoutes(app, () => ({ redis: () => deps.redis.ping() }), deps.isShuttingDown ?? (() => false));
 
   app.use((req, res) => {

@@ -15,6 +15,7 @@ async function main(): Promise<void> {
       bind: config.bind,
       auth: config.webhookToken ? 'bearer' : 'none',
       allowedNetworks: config.allowedNetworks.map((range) => `${range.network}/${range.prefix}`),
+      metricsAuth: config.metricsToken ? 'bearer' : 'none',
       ignoredUserAgents: config.ignoredUserAgents,
     },
     'Receiver listening',

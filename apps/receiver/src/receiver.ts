@@ -31,6 +31,7 @@ export function createReceiver(config: ReceiverConfig, log: Logger, overrides: P
     rules: { ignoredUserAgents: config.ignoredUserAgents },
     webhookToken: config.webhookToken,
     allowedNetworks: config.allowedNetworks,
+    metricsToken: config.metricsToken,
     bodyLimitBytes: config.bodyLimitBytes,
     enqueueTimeoutMs: config.enqueueTimeoutMs,
     changesStream: config.changesStream,

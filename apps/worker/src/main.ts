@@ -137,7 +137,7 @@ async function main(): Promise<void> {
   });
 
   const health = express();
-  health.get(METRICS_PATH, metricsHandler(metricsRegistry));
+  health.get(METRICS_PATH, ...metricsHandler(metricsRegistry, config.metricsToken));
   addHealthRoutes(
     health,
     () => ({

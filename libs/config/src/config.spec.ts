@@ -17,7 +17,7 @@ describe('configuration', () => {
   it('has the documented defaults', () => {
     const receiver = loadReceiverConfig({ STATICREG_WEBHOOK_TOKEN: TOKEN });
     expect(receiver).to.include({ port: 8093, bind: '0.0.0.0', redisUrl: 'redis://127.0.0.1:6379', logLevel: 'info', bodyLimitBytes: 1024 * 1024 });
-    expect(receiver).to.deep.include({ allowUnauthenticated: false, allowedNetworks: [] });
+    expect(receiver).to.deep.include({ allowUnauthenticated: false, allowedNetworks: [], metricsToken: undefined });
     expect(receiver.ignoredUserAgents).to.deep.equal(['staticreg/']);
     expect(loadBrowseConfig({}).port).to.equal(8080);
     expect(loadWorkerConfig({}).dbUrl).to.equal(undefined);
@@ -31,6 +31,7 @@ describe('configuration', () => {
       STATICREG_IGNORED_USER_AGENTS: 'staticreg/, Go-http-client ,',
       STATICREG_WEBHOOK_TOKEN: 's3cret-s3cret-s3cret',
       STATICREG_WEBHOOK_ALLOWED_NETWORKS: '10.0.0.0/8, 192.168.1.7, fd00::/8,::1',
+      STATICREG_METRICS_TOKEN: 'metrics-metrics-metrics',
       STATICREG_WEBHOOK_BODY_LIMIT: '256kb',
       STATICREG_LOG_LEVEL: 'debug',
     });
@@ -46,6 +47,7 @@ describe('configuration', () => {
         { network: 'fd00::', prefix: 8, family: 'ipv6' },
         { network: '::1', prefix: 128, family: 'ipv6' },
       ],
+      metricsToken: 'metrics-metrics-metrics',
       bodyLimitBytes: 256 * 1024,
       logLevel: 'debug',
     });
@@ -73,6 +75,7 @@ describe('configuration', () => {
   it('refuses tokens shorter than 16 characters, and never prints them', () => {
     for (const [variable, load] of [
       ['STATICREG_WEBHOOK_TOKEN', () => loadReceiverConfig({ STATICREG_WEBHOOK_TOKEN: 'fifteen-chars-x' })],
+      ['STATICREG_METRICS_TOKEN', () => loadWorkerConfig({ STATICREG_METRICS_TOKEN: 'fifteen-chars-x' })],
     ] as const) {
       const error = failure(load);
       expect(error.variable).to.equal(variable);

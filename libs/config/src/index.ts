@@ -101,6 +101,8 @@ export interface CommonConfig {
   logLevel: LogLevel;
   redisUrl: string;
   bind: string;
+  /** When set, GET /metrics answers 401 without `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
 }
 
 /** One entry of an address allow-list: an IPv4 or IPv6 network in CIDR form. */
@@ -206,6 +208,7 @@ function loadCommon(env: Env): CommonConfig {
     logLevel: parse(env, 'STATICREG_LOG_LEVEL', z.enum(LOG_LEVELS), 'info'),
     redisUrl: parse(env, 'STATICREG_REDIS_URL', redisUrl, 'redis://127.0.0.1:6379'),
     bind: parse(env, 'STATICREG_BIND', z.string().min(1), '0.0.0.0'),
+    metricsToken: loadToken(env, 'STATICREG_METRICS_TOKEN'),
   };
 }
 

@@ -1,6 +1,7 @@
 // Prometheus metrics shared by the apps (prom-client): one registry per process, bounded labels only.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Request, RequestHandler, Response } from 'express';
+import { requireBearerToken } from '@staticreg/http';
 
 export { Registry } from 'prom-client';
 
@@ -13,12 +14,16 @@ export function createMetricsRegistry(): Registry {
   return registry;
 }
 
-/** GET /metrics in the Prometheus text format. */
-export function metricsHandler(registry: Registry): RequestHandler {
-  return async (_req, res) => {
+/**
+ * GET /metrics in the Prometheus text format; with a token (STATICREG_METRICS_TOKEN), only for requests that carry
+ * `Authorization: Bearer <token>` (401 otherwise, through the app's error handler). Mount as `get(METRICS_PATH, ...handlers)`.
+ */
+export function metricsHandler(registry: Registry, token?: string): RequestHandler[] {
+  const serve: RequestHandler = async (_req, res) => {
     const text = await registry.metrics();
     res.set('Cache-Control', 'no-store').type(registry.contentType).send(text);
   };
+  return token === undefined ? [serve] : [requireBearerToken(token, 'staticreg metrics'), serve];
 }
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);

@@ -165,36 +165,34 @@ export class ManifestResolver {
   }
 
   /**
-   * Descriptions of the manifests these events name, as far as they are known now: from the events' own
-   * references, memory, and manifest_descriptions. The registry is never awaited here; digests still unknown
-   * are queued for a background read.
+   * Descriptions of the manifests these events name, as far as they are known now: from memory and
+   * manifest_descriptions. The registry is never awaited here; digests still unknown are queued for a background
+   * read. Only what the registry itself said is kept: an index's references carried by an event are anyone's claim
+   * (a notification can be forged), so they describe the index for this batch only, when nothing better is known.
    */
   async describe(db: Kysely<Database>, events: readonly PullEvent[]): Promise<Map<string, ManifestInfo>> {
     const found = new Map<string, ManifestInfo>();
-    const carried = new Map<string, ManifestInfo>();
-    for (const event of events) {
-      if (!event.references || !INDEX_MEDIA_TYPES.has(event.mediaType) || found.has(event.digest)) continue;
-      const info: ManifestInfo = { kind: 'index', children: new Map(event.references.map((reference) => [reference.digest, reference.platform ?? ''])) };
-      found.set(event.digest, info);
-      if (!this.memory.get(event.digest)) for (const [digest, described] of withChildren(event.digest, info)) carried.set(digest, described);
-      this.remember(event.digest, info);
-    }
-    if (carried.size > 0) await saveManifestDescriptions(db, carried);
-
+    const claimed = new Map<string, ManifestInfo>();
     const wanted = new Map<string, PullEvent>();
     for (const event of events) {
+      if (event.references && INDEX_MEDIA_TYPES.has(event.mediaType) && !claimed.has(event.digest)) {
+        claimed.set(event.digest, { kind: 'index', children: new Map(event.references.map((reference) => [reference.digest, reference.platform ?? ''])) });
+      }
       if (found.has(event.digest) || wanted.has(event.digest)) continue;
       const info = this.known(event.digest);
       if (info) found.set(event.digest, info);
       else wanted.set(event.digest, event);
     }
-    if (wanted.size === 0) return found;
-    for (const [digest, info] of await loadManifestDescriptions(db, [...wanted.keys()])) {
-      found.set(digest, info);
-      this.remember(digest, info);
-      wanted.delete(digest);
+    if (wanted.size > 0) {
+      for (const [digest, info] of await loadManifestDescriptions(db, [...wanted.keys()])) {
+        found.set(digest, info);
+        this.remember(digest, info);
+        wanted.delete(digest);
+      }
+      for (const event of wanted.values()) this.enqueue(db, event);
     }
-    for (const event of wanted.values()) this.enqueue(db, event);
+    // Neither saved nor remembered: the registry's answer replaces the claim as soon as it has been read.
+    for (const [digest, info] of claimed) if (!found.has(digest)) found.set(digest, info);
     return found;
   }
 

@@ -126,6 +126,37 @@ describe('app processes', function () {
       expect((await postFrom('127.0.0.1', url, event, {})).status).to.equal(401);
     });
 
+    it('on a dual-stack socket, matches an IPv4 peer (::ffff:127.0.0.1) against IPv4 networks and an IPv6 peer against IPv6 ones', async () => {
+      const port = await freePort();
+      proc = startApp('receiver', {
+        STATICREG_REDIS_URL: TEST_REDIS_URL,
+        STATICREG_RECEIVER_PORT: String(port),
+        STATICREG_BIND: '::',
+        STATICREG_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
+        STATICREG_WEBHOOK_ALLOWED_NETWORKS: '127.0.0.1/32',
+      });
+      await waitForHttp(`http://127.0.0.1:${port}/readyz`, proc);
+      const event = loadScenario('blob-pull')[0]!.raw;
+      const auth = { authorization: `Bearer ${WEBHOOK_TOKEN}` };
+      expect((await postFrom('127.0.0.1', `http://127.0.0.1:${port}/api/webhook/registry`, event, auth)).status).to.equal(200);
+      expect((await postFrom('127.0.0.2', `http://127.0.0.1:${port}/api/webhook/registry`, event, auth)).status).to.equal(403);
+      expect((await postFrom('::1', `http://[::1]:${port}/api/webhook/registry`, event, auth)).status).to.equal(403);
+    });
+
+    it('accepts an IPv6 peer inside an IPv6 network of the allow-list', async () => {
+      const port = await freePort();
+      proc = startApp('receiver', {
+        STATICREG_REDIS_URL: TEST_REDIS_URL,
+        STATICREG_RECEIVER_PORT: String(port),
+        STATICREG_BIND: '::1',
+        STATICREG_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
+        STATICREG_WEBHOOK_ALLOWED_NETWORKS: '10.0.0.0/8, ::1/128',
+      });
+      await waitForHttp(`http://[::1]:${port}/readyz`, proc);
+      const answer = await postFrom('::1', `http://[::1]:${port}/api/webhook/registry`, loadScenario('blob-pull')[0]!.raw, { authorization: `Bearer ${WEBHOOK_TOKEN}` });
+      expect(answer.status).to.equal(200);
+    });
+
     it('refuses a malformed allow-list entry at start', async () => {
       proc = startApp('receiver', { STATICREG_REDIS_URL: TEST_REDIS_URL, STATICREG_WEBHOOK_TOKEN: WEBHOOK_TOKEN, STATICREG_WEBHOOK_ALLOWED_NETWORKS: '10.0.0.0/33' });
       expect(await proc.exited).to.equal(2);

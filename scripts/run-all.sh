@@ -36,6 +36,13 @@ notifications:
 EOF
 fi
 
+# Browse signs people in with their registry credentials; with no registry configured there is nothing to sign in
+# against and nothing to list but local counts, so this local run asks for anonymous access explicitly, and says so.
+if [ -z "${STATICREG_REGISTRY_HOSTNAME:-}" ] && [ -z "${STATICREG_BROWSE_AUTH:-}" ]; then
+  echo "warning: STATICREG_REGISTRY_HOSTNAME is not set: starting browse with STATICREG_BROWSE_AUTH=none (anyone who reaches it sees the dashboard)" >&2
+  export STATICREG_BROWSE_AUTH=none
+fi
+
 pids=()
 stop() {
   trap - TERM INT

@@ -17,6 +17,7 @@ import { createDb, METRICS_SESSION_OPTIONS } from '@staticreg/db';
 import { listen, closeServer } from '@staticreg/http';
 import { RegistryClient } from '@staticreg/registry';
 import { createBrowseApp } from '../../apps/browse/src/app.js';
+import { createAuthRouter } from '../../apps/browse/src/auth/index.js';
 import { createRegistryRouter, RegistryBrowser } from '../../apps/browse/src/registry/index.js';
 import { startTestRegistry } from '../../test/support/registry-servers.js';
 import { createTestDatabase, type TestDatabase } from '../../test/support/services.js';
@@ -119,7 +120,7 @@ async function measurePages(
   database: TestDatabase | undefined,
 ): Promise<PageResult[]> {
   const browser = new RegistryBrowser({ store, live: client, crawlerStatus, pullHost: 'registry.example.com' });
-  const app = createBrowseApp({ log: pino({ level: 'silent' }), probes: () => ({}), isShuttingDown: () => false, routers: [createRegistryRouter(browser)] });
+  const app = createBrowseApp({ log: pino({ level: 'silent' }), probes: () => ({}), isShuttingDown: () => false, routers: [createAuthRouter({ mode: 'none' }), createRegistryRouter(browser)] });
   const server = await listen(app, 0, '127.0.0.1');
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const agent = new Agent({ connections: 1 });

@@ -82,6 +82,8 @@ describe('registry pages in Chromium', function () {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     browse = startApp('browse', {
+      // Access control is not what this suite tests: anonymous access, as an operator opts in to it.
+      STATICREG_BROWSE_AUTH: 'none',
       STATICREG_BROWSE_PORT: String(port),
       STATICREG_REDIS_URL: TEST_REDIS_URL,
       STATICREG_DB_URL: database.url,

@@ -67,6 +67,8 @@ describe('browse follows registry pushes and deletes, and never counts as a pull
     const browsePort = await freePort();
     browseUrl = `http://127.0.0.1:${browsePort}`;
     browse = startApp('browse', {
+      // Access control is not what this suite tests: anonymous access, as an operator opts in to it.
+      STATICREG_BROWSE_AUTH: 'none',
       STATICREG_REDIS_URL: TEST_REDIS_URL,
       STATICREG_DB_URL: database.url,
       STATICREG_BROWSE_PORT: String(browsePort),

@@ -52,6 +52,8 @@ describe('browse: registry pages and API (no database)', function () {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     browse = startApp('browse', {
+      // Access control is not what this suite tests: anonymous access, as an operator opts in to it.
+      STATICREG_BROWSE_AUTH: 'none',
       STATICREG_BROWSE_PORT: String(port),
       STATICREG_REDIS_URL: TEST_REDIS_URL,
       STATICREG_REGISTRY_HOSTNAME: registry.host,
@@ -140,6 +142,7 @@ describe('browse: registry pages and API (no database)', function () {
     expect(repository.body).to.include('hostile');
     const port = await freePort();
     const cold = startApp('browse', {
+      STATICREG_BROWSE_AUTH: 'none',
       STATICREG_BROWSE_PORT: String(port),
       STATICREG_REDIS_URL: TEST_REDIS_URL,
       STATICREG_REGISTRY_HOSTNAME: registry.host,
@@ -173,7 +176,7 @@ describe('browse: no registry configured', function () {
   before(async () => {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    browse = startApp('browse', { STATICREG_BROWSE_PORT: String(port), STATICREG_REDIS_URL: TEST_REDIS_URL });
+    browse = startApp('browse', { STATICREG_BROWSE_PORT: String(port), STATICREG_REDIS_URL: TEST_REDIS_URL, STATICREG_BROWSE_AUTH: 'none' });
     await waitForHttp(`${base}/healthz`, browse);
   });
   after(async () => {

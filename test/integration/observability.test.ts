@@ -148,7 +148,7 @@ describe('observability: /metrics and pipeline health (real processes)', functio
     await recorder.close();
 
     const port = await freePort();
-    const browse = startApp('browse', { STATICREG_REDIS_URL: TEST_REDIS_URL, STATICREG_DB_URL: database.url, STATICREG_BROWSE_PORT: String(port) });
+    const browse = startApp('browse', { STATICREG_REDIS_URL: TEST_REDIS_URL, STATICREG_DB_URL: database.url, STATICREG_BROWSE_PORT: String(port), STATICREG_BROWSE_AUTH: 'none' });
     apps.push(browse);
     const base = `http://127.0.0.1:${port}`;
     await waitForHttp(`${base}/healthz`, browse);

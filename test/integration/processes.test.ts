@@ -35,7 +35,8 @@ describe('app processes', function () {
   for (const app of ['receiver', 'worker', 'browse'] as const) {
     it(`${app}: answers /healthz and /readyz, and exits 0 on SIGTERM`, async () => {
       const port = await freePort();
-      const proc = startApp(app, { STATICREG_REDIS_URL: TEST_REDIS_URL, STATICREG_DB_URL: database.url, STATICREG_WEBHOOK_TOKEN: WEBHOOK_TOKEN, [ports[app]]: String(port) });
+      // Browse has no registry here to sign people in against: anonymous access is asked for explicitly.
+      const proc = startApp(app, { STATICREG_REDIS_URL: TEST_REDIS_URL, STATICREG_DB_URL: database.url, STATICREG_WEBHOOK_TOKEN: WEBHOOK_TOKEN, [ports[app]]: String(port), ...(app === 'browse' ? { STATICREG_BROWSE_AUTH: 'none' } : {}) });
       try {
         await waitForHttp(`http://127.0.0.1:${port}/readyz`, proc);
         const health = await fetch(`http://127.0.0.1:${port}/healthz`);

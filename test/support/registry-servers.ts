@@ -135,6 +135,15 @@ export interface TokenServiceUser {
   password: string;
   /** May push (and delete); every user may pull and list the catalog. */
   push?: boolean;
+  /** Repository patterns this user may pull (`team-a/*`, `*`); every repository when absent. */
+  pull?: string[];
+}
+
+/** `team-a/*` matches every repository under team-a/, `*` every repository, anything else itself. */
+function matchesPattern(pattern: string, name: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.endsWith('/*')) return name.startsWith(pattern.slice(0, -1));
+  return pattern === name;
 }
 
 export interface TokenService {
@@ -198,7 +207,10 @@ export async function startTokenService(dir: string, users: Record<string, Token
       ? scopes.flatMap((scope) => {
           const [type, ...middle] = scope.split(':');
           const actions = middle.pop()?.split(',') ?? [];
-          const allowed = actions.filter((action) => action === 'pull' || action === '*' || (users[user!]!.push && (action === 'push' || action === 'delete')));
+          const account = users[user!]!;
+          const name = middle.join(':');
+          const mayPull = type !== 'repository' || account.pull === undefined || account.pull.some((pattern) => matchesPattern(pattern, name));
+          const allowed = actions.filter((action) => ((action === 'pull' || action === '*') && mayPull) || (account.push && (action === 'push' || action === 'delete')));
           return type && allowed.length > 0 ? [{ type, name: middle.join(':'), actions: allowed }] : [];
         })
       : [];

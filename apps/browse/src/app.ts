@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import express, { type ErrorRequestHandler, type Express, type Router } from 'express';
 import type { Logger } from 'pino';
 import { addHealthRoutes, HttpError, type ReadinessProbes } from '@staticreg/http';
+import { accountOf } from './auth/viewer.js';
 import { html, page } from './html.js';
 
 export const ASSETS_DIR = fileURLToPath(new URL('../assets/', import.meta.url));
@@ -39,11 +40,12 @@ function browseErrorHandler(log: Logger): ErrorRequestHandler {
       res.status(status).json({ error: message });
       return;
     }
-    const title = status === 404 ? 'Not found' : status === 503 ? 'Registry unavailable' : status >= 500 ? 'Error' : 'Bad request';
+    const title =
+      status === 404 ? 'Not found' : status === 403 ? 'Forbidden' : status === 401 ? 'Sign in' : status === 429 ? 'Too many requests' : status === 503 ? 'Registry unavailable' : status >= 500 ? 'Error' : 'Bad request';
     res
       .status(status)
       .type('html')
-      .send(page({ title, body: html`<section class="error"><h1>${status} · ${title}</h1><p>${message}</p><p><a href="/">Back to the repositories</a></p></section>` }));
+      .send(page({ account: accountOf(res), title, body: html`<section class="error"><h1>${status} · ${title}</h1><p>${message}</p><p><a href="/">Back to the repositories</a></p></section>` }));
   };
 }
 

@@ -54,6 +54,18 @@ export interface PageOptions {
   styles?: string[];
   /** e.g. "data from 2 min ago" */
   footer?: SafeHtml | string;
+  /** The signed-in user, shown with a sign-out button (a form carrying the session's anti-forgery token). */
+  account?: Account;
+}
+
+export interface Account {
+  user: string;
+  csrfToken: string;
+}
+
+function accountBox(account: Account | undefined): SafeHtml | string {
+  if (!account) return '';
+  return html`<form class="account" method="post" action="/sign-out"><span class="user">${account.user}</span><input type="hidden" name="csrf" value="${account.csrfToken}"><button type="submit">Sign out</button></form>`;
 }
 
 /** The page frame shared by every HTML page. */
@@ -75,6 +87,7 @@ ${(options.scripts ?? []).map((src) => html`<script src="${src}" defer></script>
 <header class="top">
   <a class="brand" href="/">staticreg</a>
   <nav><a href="/">Repositories</a><a href="/dashboard">Dashboard</a></nav>
+  ${accountBox(options.account)}
 </header>
 <main>
 ${crumbs.length > 0 ? html`<nav class="crumbs" aria-label="Breadcrumb">${crumbs.map((crumb, i) => html`${i > 0 ? html`<span class="sep">/</span>` : ''}${crumb.href ? html`<a href="${crumb.href}">${crumb.label}</a>` : html`<span>${crumb.label}</span>`}`)}</nav>` : ''}

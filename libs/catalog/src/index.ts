@@ -6,3 +6,4 @@ export * from './memory-store.js';
 export * from './limits.js';
 export * from './crawler.js';
 export * from './postgres-store.js';
+export * from './visible.js';

@@ -29,7 +29,7 @@ const collator = new Intl.Collator('en', { numeric: true });
  * Names with numbers in order (1.9 before 1.10), case and accents apart (latest before Latest), and names ICU holds
  * equal (1 and 01) by their code units: the order of Postgres's staticreg_natural collation, so both stores agree.
  */
-const compareNames = (a: string, b: string): number => collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
+export const compareNames = (a: string, b: string): number => collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
 
 export interface MemoryStoreOptions {
   /** The memory bound: at most this many tags are held; a repository that would exceed it keeps the first tags by name. */
@@ -143,6 +143,13 @@ export class MemoryCatalogStore implements CatalogStore {
     }
     const page = buckets.flat().slice(offset, wanted);
     return { total: counts[0]! + counts[1]! + counts[2]!, repositories: page.map((name) => this.info(this.repos.get(name)!)) };
+  }
+
+  async repositoriesNamed(names: readonly string[]): Promise<RepositoryInfo[]> {
+    return names.flatMap((name) => {
+      const state = this.repos.get(name);
+      return state ? [this.info(state)] : [];
+    });
   }
 
   async getRepository(name: string): Promise<RepositoryInfo | undefined> {

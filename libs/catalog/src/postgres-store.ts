@@ -226,6 +226,12 @@ export class PostgresCatalogStore implements CatalogStore {
     return { total, repositories: page.rows.map(repositoryInfo) };
   }
 
+  async repositoriesNamed(names: readonly string[]): Promise<RepositoryInfo[]> {
+    if (names.length === 0) return [];
+    const result = await sql<RepositoryRecord>`select name, tag_count, refreshed_at, error from registry_repositories where name = any(${[...names]}::text[])`.execute(this.db);
+    return result.rows.map(repositoryInfo);
+  }
+
   getRepository(name: string): Promise<RepositoryInfo | undefined> {
     return this.repositoryIn(this.db, name);
   }

@@ -95,6 +95,8 @@ export interface CatalogStore {
   /** Repositories whose name contains `query` (case-insensitive): exact, then prefix, then the rest, by name. */
   search(query: string, offset: number, limit: number): Promise<{ total: number; repositories: RepositoryInfo[] }>;
   getRepository(name: string): Promise<RepositoryInfo | undefined>;
+  /** These repositories, those the catalog holds (for a view limited to the names a person may pull). */
+  repositoriesNamed(names: readonly string[]): Promise<RepositoryInfo[]>;
   listTags(name: string, query: TagQuery): Promise<TagPage | undefined>;
   getTag(name: string, tag: string, today: string): Promise<TagRow | undefined>;
   getDetails(digest: string): Promise<ManifestDetails | undefined>;

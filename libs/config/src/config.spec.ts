@@ -19,7 +19,7 @@ describe('configuration', () => {
     expect(receiver).to.include({ port: 8093, bind: '0.0.0.0', redisUrl: 'redis://127.0.0.1:6379', logLevel: 'info', bodyLimitBytes: 1024 * 1024 });
     expect(receiver).to.deep.include({ allowUnauthenticated: false, allowedNetworks: [], metricsToken: undefined });
     expect(receiver.ignoredUserAgents).to.deep.equal(['staticreg/']);
-    expect(loadBrowseConfig({}).port).to.equal(8080);
+    expect(loadBrowseConfig({ STATICREG_BROWSE_AUTH: 'none' }).port).to.equal(8080);
     expect(loadWorkerConfig({}).dbUrl).to.equal(undefined);
   });
 

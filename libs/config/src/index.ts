@@ -164,6 +164,28 @@ export interface BrowseConfig extends CommonConfig {
   pullHostname: string | undefined;
   /** Signs the dashboard's CSRF tokens; replicas behind one address need the same. Unset: random per process. */
   csrfSecret: string | undefined;
+  auth: BrowseAuthConfig;
+}
+
+/** registry: people sign in with their registry credentials; none: anonymous access to everything (explicit only). */
+export const BROWSE_AUTH_MODES = ['registry', 'none'] as const;
+export type BrowseAuthMode = (typeof BROWSE_AUTH_MODES)[number];
+
+/** Who may read browse, and how sign-in sessions behave (STATICREG_BROWSE_AUTH and friends). */
+export interface BrowseAuthConfig {
+  mode: BrowseAuthMode;
+  /** Mark the session cookie Secure even when browse itself serves plain HTTP (TLS ends at a proxy in front). */
+  secureCookies: boolean;
+  /** A session unused this long ends. */
+  sessionIdleMs: number;
+  /** A session ends this long after sign-in, used or not. */
+  sessionMaxMs: number;
+  /** How long what a user may pull is reused before the token service is asked again (API clients' credentials). */
+  accessTtlMs: number;
+  /** Failed sign-ins allowed per user name, and per client address, within the window, before 429. */
+  signInMaxFailuresPerUser: number;
+  signInMaxFailuresPerAddress: number;
+  signInWindowMs: number;
 }
 
 /** Registry access shared by the worker and browse: the URL, TLS trust, credentials, timeouts. */
@@ -366,16 +388,43 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   };
 }
 
+function loadBrowseAuth(env: Env, registry: RegistryAccessConfig | undefined): BrowseAuthConfig {
+  const mode = parse(env, 'STATICREG_BROWSE_AUTH', z.enum(BROWSE_AUTH_MODES, { message: 'must be registry or none' }), 'registry');
+  // Signing in against no registry would check nothing: anonymous access has to be asked for by name.
+  if (mode === 'registry' && registry === undefined) {
+    throw new ConfigError(
+      'STATICREG_BROWSE_AUTH',
+      'is registry (the default: people sign in with their registry credentials) but STATICREG_REGISTRY_HOSTNAME is not set; set the registry, or STATICREG_BROWSE_AUTH=none for anonymous access to everything',
+    );
+  }
+  const minutes = (name: string, fallback: string, max: number): number => 60_000 * parse(env, name, z.coerce.number({ message: 'must be a number of minutes' }).int('must be a whole number of minutes').min(1).max(max), fallback);
+  const sessionIdleMs = minutes('STATICREG_BROWSE_SESSION_IDLE_MINUTES', '30', 7 * 24 * 60);
+  const sessionMaxMs = minutes('STATICREG_BROWSE_SESSION_MAX_MINUTES', '480', 30 * 24 * 60);
+  if (sessionIdleMs > sessionMaxMs) throw new ConfigError('STATICREG_BROWSE_SESSION_IDLE_MINUTES', 'must not be longer than STATICREG_BROWSE_SESSION_MAX_MINUTES');
+  return {
+    mode,
+    secureCookies: parse(env, 'STATICREG_BROWSE_SECURE_COOKIES', booleanFlag, 'false'),
+    sessionIdleMs,
+    sessionMaxMs,
+    accessTtlMs: 1000 * parse(env, 'STATICREG_BROWSE_ACCESS_TTL_SECONDS', z.coerce.number({ message: 'must be a number of seconds' }).int('must be a whole number of seconds').min(1).max(3600), '60'),
+    signInMaxFailuresPerUser: parse(env, 'STATICREG_BROWSE_SIGNIN_MAX_FAILURES', z.coerce.number().int().min(1).max(1000), '5'),
+    signInMaxFailuresPerAddress: parse(env, 'STATICREG_BROWSE_SIGNIN_MAX_FAILURES_PER_ADDRESS', z.coerce.number().int().min(1).max(100_000), '20'),
+    signInWindowMs: 1000 * parse(env, 'STATICREG_BROWSE_SIGNIN_WINDOW_SECONDS', z.coerce.number().int().min(1).max(24 * 3600), '900'),
+  };
+}
+
 export function loadBrowseConfig(env: Env = process.env): BrowseConfig {
+  const registry = loadRegistryAccess(env);
   return {
     ...loadCommon(env),
     port: parse(env, 'STATICREG_BROWSE_PORT', port, '8080'),
     dbUrl: loadDbUrl(env),
     registryHostname: loadRegistryHostname(env),
-    registry: loadRegistryAccess(env),
+    registry,
     crawler: loadCrawler(env),
     pullHostname: read(env, 'STATICREG_BROWSE_PULL_HOSTNAME') === undefined ? undefined : parse(env, 'STATICREG_BROWSE_PULL_HOSTNAME', z.string().regex(/^[^\s/]+(\/[^\s]*)?$/, 'must be host[:port] as clients write it')),
     csrfSecret: read(env, 'STATICREG_BROWSE_CSRF_SECRET') === undefined ? undefined : parse(env, 'STATICREG_BROWSE_CSRF_SECRET', z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -hex 32)')),
+    auth: loadBrowseAuth(env, registry),
   };
 }
 

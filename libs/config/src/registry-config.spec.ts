@@ -18,7 +18,7 @@ describe('registry access and crawler configuration', () => {
   const dir = mkdtempSync(join(tmpdir(), 'staticreg-config-'));
 
   it('has no registry without a hostname, and documented crawler defaults', () => {
-    const config = loadBrowseConfig({});
+    const config = loadBrowseConfig({ STATICREG_BROWSE_AUTH: 'none' });
     expect(config.registry).to.equal(undefined);
     expect(config.crawler).to.deep.equal({
       requestsPerSecond: 20,

@@ -2,3 +2,4 @@
 export * from './client.js';
 export * from './auth.js';
 export * from './factory.js';
+export * from './user-access.js';

@@ -3,8 +3,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import express, { type Router } from 'express';
 import { HttpError } from '@staticreg/http';
+import { accountOf } from '../auth/viewer.js';
 import type { CsrfProtection } from '../csrf.js';
-import { html, page, query, type SafeHtml } from '../html.js';
+import { html, page, query, type Account, type SafeHtml } from '../html.js';
 import { DAY_PRESETS, ParameterError, parseMetricsQuery, todayUtc, type ParsedMetricsQuery } from './params.js';
 
 /** Chart.js's self-contained UMD build, served from node_modules (no CDN: the CSP allows 'self' only). */
@@ -74,7 +75,7 @@ function pipelinePanel(csrfToken: string): SafeHtml {
 </section>`;
 }
 
-export function renderDashboard(parsed: ParsedMetricsQuery, csrfToken: string): string {
+export function renderDashboard(parsed: ParsedMetricsQuery, csrfToken: string, account?: Account): string {
   const { filter } = parsed;
   const body = html`<h1>Dashboard <span class="muted range">${rangeLabel(parsed)}</span></h1>
 <form id="filters" class="filters" method="get" action="/dashboard" role="search">
@@ -113,6 +114,7 @@ ${pipelinePanel(csrfToken)}
     styles: ['/assets/dashboard.css'],
     scripts: [CHART_JS_PATH, '/assets/dashboard.js'],
     footer: html`Counts per UTC day. Pulls are downloads of an image; checks are manifest requests that downloaded nothing. Every panel is also JSON and CSV under <code>/api/metrics/</code>.`,
+    account,
   });
 }
 
@@ -129,7 +131,10 @@ export function createDashboardPageRouter(options: { now?: () => Date; csrf: Csr
       if (error instanceof ParameterError) throw new HttpError(400, error.message);
       throw error;
     }
-    res.set('Cache-Control', 'no-store').type('html').send(renderDashboard(parsed, options.csrf.issueToken(req, res)));
+    // A signed-in viewer's session token is the one the sign-in layer checks; without a session, the page's own.
+    const account = accountOf(res);
+    const csrfToken = account?.csrfToken ?? options.csrf.issueToken(req, res);
+    res.set('Cache-Control', 'no-store').type('html').send(renderDashboard(parsed, csrfToken, account));
   });
   return router;
 }

@@ -1,8 +1,9 @@
 // The failed-jobs panel's replay button: POST the job ids shown, get back what was put back to wait.
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { Queue } from 'bullmq';
 import { HttpError, withTimeout } from '@staticreg/http';
 import { replayFailedPullJobsById, type PullJobData } from '@staticreg/queue';
+import { accountOf } from '../auth/viewer.js';
 import type { CsrfProtection } from '../csrf.js';
 
 export const REPLAY_FAILED_PATH = '/api/metrics/failed-jobs/replay';
@@ -42,7 +43,9 @@ export function createReplayRouter(deps: ReplayDeps): Router {
   const router = express.Router();
   // Why the ids shown and not every failed job: what the operator saw is what is replayed; a bulk replay by time
   // or reason is `make replay-failed`, with a dry run first.
-  router.post(REPLAY_FAILED_PATH, deps.csrf.requireSameOrigin, jsonBody, async (req, res) => {
+  // A signed-in session's token was checked by the sign-in layer already; without a session, the page's own token.
+  const forgeryCheck: RequestHandler = (req, res, next) => (accountOf(res) ? next() : deps.csrf.requireSameOrigin(req, res, next));
+  router.post(REPLAY_FAILED_PATH, forgeryCheck, jsonBody, async (req, res) => {
     const jobIds = jobIdsOf(req.body);
     if (!deps.queue) throw new HttpError(503, 'Redis is not connected');
     let replayed;

@@ -1,6 +1,7 @@
 // The registry feature of browse: home (repository tree), search, repository and tag pages, each also as JSON.
-import express, { type ErrorRequestHandler, type Request, type Router } from 'express';
+import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
 import { HttpError } from '@staticreg/http';
+import { accessOf, accountOf } from '../auth/viewer.js';
 import { databaseErrors } from '../database-errors.js';
 import { homePage, registryNotConfiguredPage, repositoryHref, repositoryPage, searchPage, tagHref, tagPage } from './pages.js';
 import { limitParam, pageParam, parseRepositoryPath, pathParam, searchParam, SEARCH_PAGE_SIZE, SUGGEST_LIMIT, tagListParams } from './params.js';
@@ -14,10 +15,15 @@ function segmentsOf(req: Request): string[] {
   return Array.isArray(value) ? value : String(value ?? '').split('/');
 }
 
-/** Nothing the crawler wrote is personal, but it changes: caches may keep it briefly. */
+/** What a page shows depends on who asks (and it changes): only the browser's own cache may keep it, briefly. */
 const CACHE_CONTROL = 'private, max-age=5';
 
+/**
+ * Every view reads the viewer's repository access from the response (set by the sign-in router mounted before this
+ * one); without it a route answers 500 rather than showing everything.
+ */
 export function createRegistryRouter(browser: RegistryBrowser): Router {
+  const access = (res: Response) => accessOf(res);
   const router = express.Router();
 
   // Browsers ask for it on every first visit; an empty answer keeps their consoles quiet.
@@ -26,12 +32,12 @@ export function createRegistryRouter(browser: RegistryBrowser): Router {
   });
 
   router.get('/', async (req, res) => {
-    const view = await browser.folder(pathParam(req.query), pageParam(req.query));
-    res.set('Cache-Control', CACHE_CONTROL).type('html').send(homePage(view, browser.nowMs()));
+    const view = await browser.folder(pathParam(req.query), pageParam(req.query), access(res));
+    res.set('Cache-Control', CACHE_CONTROL).type('html').send(homePage(view, browser.nowMs(), accountOf(res)));
   });
 
   router.get('/api/tree', async (req, res) => {
-    const { listing, state, page, pageSize } = await browser.folder(pathParam(req.query), pageParam(req.query));
+    const { listing, state, page, pageSize } = await browser.folder(pathParam(req.query), pageParam(req.query), access(res));
     res.set('Cache-Control', CACHE_CONTROL).json({
       path: listing.path,
       isRepository: listing.isRepository,
@@ -45,8 +51,8 @@ export function createRegistryRouter(browser: RegistryBrowser): Router {
 
   router.get('/search', async (req, res) => {
     const q = searchParam(req.query);
-    const result = q === '' ? { total: 0, repositories: [], page: 1, pageSize: SEARCH_PAGE_SIZE } : await browser.search(q, pageParam(req.query));
-    res.type('html').send(searchPage(q, result, await browser.state(), browser.nowMs()));
+    const result = q === '' ? { total: 0, repositories: [], page: 1, pageSize: SEARCH_PAGE_SIZE } : await browser.search(q, pageParam(req.query), access(res));
+    res.type('html').send(searchPage(q, result, await browser.state(access(res)), browser.nowMs(), accountOf(res)));
   });
 
   /** Autocomplete and search as JSON: ?q=part&limit=8 (default 8 for suggestions), &page=N. */
@@ -54,7 +60,7 @@ export function createRegistryRouter(browser: RegistryBrowser): Router {
     const q = searchParam(req.query);
     const limit = limitParam(req.query, SUGGEST_LIMIT, 100);
     const page = pageParam(req.query);
-    const result = q === '' ? { total: 0, repositories: [] } : await browser.search(q, page, limit);
+    const result = q === '' ? { total: 0, repositories: [] } : await browser.search(q, page, access(res), limit);
     res.set('Cache-Control', CACHE_CONTROL).json({
       query: q,
       page,
@@ -66,19 +72,19 @@ export function createRegistryRouter(browser: RegistryBrowser): Router {
 
   router.get('/r/*path', async (req, res) => {
     const { repository, tag } = parseRepositoryPath(segmentsOf(req));
-    const state = await browser.state();
+    const state = await browser.state(access(res));
     if (tag === undefined) {
-      const view = await browser.repository(repository, tagListParams(req.query, browser.usageAvailable));
-      res.type('html').send(repositoryPage(view, state, browser.nowMs()));
+      const view = await browser.repository(repository, tagListParams(req.query, browser.usageAvailable), access(res));
+      res.type('html').send(repositoryPage(view, state, browser.nowMs(), accountOf(res)));
       return;
     }
-    res.type('html').send(tagPage(await browser.tag(repository, tag), state, browser.nowMs()));
+    res.type('html').send(tagPage(await browser.tag(repository, tag, access(res)), state, browser.nowMs(), accountOf(res)));
   });
 
   router.get('/api/r/*path', async (req, res) => {
     const { repository, tag } = parseRepositoryPath(segmentsOf(req));
     if (tag === undefined) {
-      const view = await browser.repository(repository, tagListParams(req.query, browser.usageAvailable));
+      const view = await browser.repository(repository, tagListParams(req.query, browser.usageAvailable), access(res));
       res.json({
         ...view,
         tags: view.tags.map((row) => ({ ...row, href: tagHref(repository, row.tag) })),
@@ -86,12 +92,12 @@ export function createRegistryRouter(browser: RegistryBrowser): Router {
       });
       return;
     }
-    const view = await browser.tag(repository, tag);
+    const view = await browser.tag(repository, tag, access(res));
     res.json({ ...view, ...(view.usageAvailable ? {} : { note: 'pull counts need a database (STATICREG_DB_URL)' }) });
   });
 
   router.get('/api/catalog', async (_req, res) => {
-    res.json(await browser.state());
+    res.json(await browser.state(access(res)));
   });
 
   router.all(['/api/r/*path', '/api/tree', '/api/search', '/api/catalog'], (req, _res, next) => {
@@ -104,7 +110,7 @@ export function createRegistryRouter(browser: RegistryBrowser): Router {
       next(error);
       return;
     }
-    res.status(error.status).set(error.headers).type('html').send(registryNotConfiguredPage());
+    res.status(error.status).set(error.headers).type('html').send(registryNotConfiguredPage(accountOf(res)));
   };
   router.use(notConfigured);
 

@@ -1,6 +1,6 @@
 // The registry pages as HTML: every registry string goes through html`` (escaped); scripts only from /assets.
 import { platformLabel, type FolderListing, type ImageDetails, type RepositoryInfo, type TagUsage } from '@staticreg/catalog';
-import { html, page, query, SafeHtml, type Crumb } from '../html.js';
+import { html, page, query, SafeHtml, type Account, type Crumb } from '../html.js';
 import { formatAge, formatBytes, formatCount, formatTime, shortDigest } from './format.js';
 import { UNSEEN_CHOICES } from './params.js';
 import type { CatalogState, RepositoryView, TagDetailView, TagView } from './service.js';
@@ -62,7 +62,7 @@ function registryBanner(state: CatalogState): SafeHtml | string {
 }
 
 /** Browse started without STATICREG_REGISTRY_HOSTNAME: what to set, and what works meanwhile. */
-export function registryNotConfiguredPage(): string {
+export function registryNotConfiguredPage(account?: Account): string {
   const body = html`<section class="setup">
 <h1>No registry configured</h1>
 <p>This browse process was started without <code>STATICREG_REGISTRY_HOSTNAME</code>, so it has no registry to list repositories and tags from.</p>
@@ -70,7 +70,7 @@ export function registryNotConfiguredPage(): string {
 <pre><code>STATICREG_REGISTRY_HOSTNAME=registry.example.com:5000</code></pre>
 <p>Meanwhile the <a href="/dashboard">dashboard</a> works: it reads the counts the worker stored and the pipeline's health, not the registry.</p>
 </section>`;
-  return page({ title: 'No registry configured', styles: STYLES, body });
+  return page({ title: 'No registry configured', styles: STYLES, body, account });
 }
 
 function searchForm(value = ''): SafeHtml {
@@ -92,7 +92,7 @@ function pager(current: number, pageSize: number, total: number, hrefFor: (page:
 </nav>`;
 }
 
-export function homePage(view: { listing: FolderListing; state: CatalogState; page: number; pageSize: number }, now: number): string {
+export function homePage(view: { listing: FolderListing; state: CatalogState; page: number; pageSize: number }, now: number, account?: Account): string {
   const { listing, state } = view;
   const path = listing.path;
   const rows = listing.entries.map(
@@ -121,10 +121,10 @@ ${
 ${pager(view.page, view.pageSize, listing.total, (n) => `/${query({ path, page: n > 1 ? n : undefined })}`)}`
 }
 </section>`;
-  return page({ title: path === '' ? 'Repositories' : path, crumbs: path === '' ? [] : pathCrumbs(path), body, styles: STYLES, scripts: SCRIPTS, footer: freshness(state, now) });
+  return page({ title: path === '' ? 'Repositories' : path, crumbs: path === '' ? [] : pathCrumbs(path), body, styles: STYLES, scripts: SCRIPTS, footer: freshness(state, now), account });
 }
 
-export function searchPage(q: string, result: { total: number; repositories: RepositoryInfo[]; page: number; pageSize: number }, state: CatalogState, now: number): string {
+export function searchPage(q: string, result: { total: number; repositories: RepositoryInfo[]; page: number; pageSize: number }, state: CatalogState, now: number, account?: Account): string {
   const body = html`<section class="registry-search">
 <div class="headline"><h1>Search</h1>${searchForm(q)}</div>
 ${registryBanner(state)}
@@ -140,7 +140,7 @@ ${result.repositories.map((repository) => html`<tr><td class="name"><a class="re
 ${pager(result.page, result.pageSize, result.total, (n) => `/search${query({ q, page: n > 1 ? n : undefined })}`)}`
 }
 </section>`;
-  return page({ title: q ? `Search: ${q}` : 'Search', crumbs: [{ label: 'Repositories', href: '/' }, { label: 'Search' }], body, styles: STYLES, scripts: SCRIPTS, footer: freshness(state, now) });
+  return page({ title: q ? `Search: ${q}` : 'Search', crumbs: [{ label: 'Repositories', href: '/' }, { label: 'Search' }], body, styles: STYLES, scripts: SCRIPTS, footer: freshness(state, now), account });
 }
 
 function platformChips(tag: TagView): SafeHtml {
@@ -158,7 +158,7 @@ function lastSeenCell(usage: TagUsage | undefined): SafeHtml {
   return html`<span title="last pulled ${usage.lastPulled ?? 'never'}, last checked ${usage.lastChecked ?? 'never'}">${usage.lastSeen}</span> <span class="muted small">${how}</span>`;
 }
 
-export function repositoryPage(view: RepositoryView, state: CatalogState, now: number): string {
+export function repositoryPage(view: RepositoryView, state: CatalogState, now: number, account?: Account): string {
   const name = view.repository.name;
   const { params } = view;
   const link = (overrides: Record<string, string | number | undefined>): string =>
@@ -228,6 +228,7 @@ ${pager(params.page, view.pageSize, view.total, (n) => link({ order: params.orde
     styles: STYLES,
     scripts: SCRIPTS,
     footer: freshness(state, now, view.repository),
+    account,
   });
 }
 
@@ -304,7 +305,7 @@ ${definition('Last checked', value.lastChecked ?? 'never')}
 ${definition('Last seen', value.lastSeen ? `${value.lastSeen} (pulled or checked)` : 'never')}`;
 }
 
-export function tagPage(view: TagDetailView, state: CatalogState, now: number): string {
+export function tagPage(view: TagDetailView, state: CatalogState, now: number, account?: Account): string {
   const name = view.repository.name;
   const { tag, manifest } = view;
   const platforms = manifest.kind === 'index' ? manifest.children.filter((child) => !child.attestation) : [];
@@ -344,6 +345,7 @@ ${manifest.images.map((image) => imageSection(image, image.config ? platformLabe
     styles: STYLES,
     scripts: SCRIPTS,
     footer: freshness(state, now, view.repository),
+    account,
   });
 }
 

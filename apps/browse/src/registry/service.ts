@@ -1,6 +1,8 @@
 // What the registry pages and their API show, as plain data: read from the catalog store, never waiting for a crawl.
 import {
   describeManifest,
+  folderOf,
+  searchOf,
   summarize,
   type CatalogStats,
   type CatalogStore,
@@ -15,6 +17,7 @@ import {
 } from '@staticreg/catalog';
 import { HttpError } from '@staticreg/http';
 import { RegistryError } from '@staticreg/registry';
+import { mayPull, type RepositoryAccess } from '../auth/viewer.js';
 import { daysBefore, shortDigest, utcDay } from './format.js';
 import { FOLDER_PAGE_SIZE, SEARCH_PAGE_SIZE, TAG_PAGE_SIZE, type TagListParams } from './params.js';
 
@@ -103,7 +106,28 @@ export class RegistryBrowser {
     return this.now();
   }
 
-  async state(): Promise<CatalogState> {
+  /**
+   * The catalog's state as this viewer may see it. Someone limited to some repositories gets counts over those only,
+   * no crawl progress (its totals count every repository) and no registry error text (it may name other repositories).
+   */
+  async state(access: RepositoryAccess): Promise<CatalogState> {
+    const state = await this.fullState();
+    if (access.kind === 'all') return state;
+    const visible = await this.deps.store.repositoriesNamed([...access.names]);
+    return {
+      repositories: visible.length,
+      tags: visible.reduce((sum, repository) => sum + repository.tagCount, 0),
+      manifests: 0,
+      ...(state.catalogListedAt !== undefined ? { catalogListedAt: state.catalogListedAt } : {}),
+      neverRefreshed: visible.filter((repository) => repository.refreshedAt === undefined).length,
+      truncated: false,
+      crawler: undefined,
+      registryFailing: state.registryFailing,
+      ...(state.registryFailing ? { registryError: 'see the registry or browse logs' } : {}),
+    };
+  }
+
+  private async fullState(): Promise<CatalogState> {
     const stats = await this.deps.store.stats();
     const crawler = this.deps.crawlerStatus();
     const failing = crawler?.lastError !== undefined && (crawler.lastSuccessAt === undefined || crawler.lastError.at > crawler.lastSuccessAt);
@@ -120,7 +144,7 @@ export class RegistryBrowser {
    * false 404, and the crawler's error when the registry is what fails.
    */
   private async requireCatalog(): Promise<CatalogState> {
-    const state = await this.state();
+    const state = await this.fullState();
     if (state.catalogListedAt === undefined && state.repositories === 0) {
       if (!this.deps.live) throw new RegistryNotConfiguredError();
       const reason = state.registryFailing ? `the registry could not be read: ${state.registryError}` : 'the registry catalog is being read for the first time';
@@ -129,16 +153,25 @@ export class RegistryBrowser {
     return state;
   }
 
-  async folder(path: string, page: number): Promise<{ listing: FolderListing; state: CatalogState; page: number; pageSize: number }> {
-    const state = await this.requireCatalog();
-    const listing = await this.deps.store.listFolder(path, (page - 1) * FOLDER_PAGE_SIZE, FOLDER_PAGE_SIZE);
+  async folder(path: string, page: number, access: RepositoryAccess): Promise<{ listing: FolderListing; state: CatalogState; page: number; pageSize: number }> {
+    await this.requireCatalog();
+    const state = await this.state(access);
+    const offset = (page - 1) * FOLDER_PAGE_SIZE;
+    const listing =
+      access.kind === 'all'
+        ? await this.deps.store.listFolder(path, offset, FOLDER_PAGE_SIZE)
+        : folderOf(await this.deps.store.repositoriesNamed([...access.names]), path, offset, FOLDER_PAGE_SIZE);
     if (path !== '' && listing.total === 0 && !listing.isRepository) throw new HttpError(404, `nothing in the registry under ${path}/`);
     return { listing, state, page, pageSize: FOLDER_PAGE_SIZE };
   }
 
-  async search(query: string, page: number, limit = SEARCH_PAGE_SIZE): Promise<{ total: number; repositories: RepositoryInfo[]; page: number; pageSize: number }> {
+  async search(query: string, page: number, access: RepositoryAccess, limit = SEARCH_PAGE_SIZE): Promise<{ total: number; repositories: RepositoryInfo[]; page: number; pageSize: number }> {
     await this.requireCatalog();
-    const found = await this.deps.store.search(query, (page - 1) * limit, limit);
+    const offset = (page - 1) * limit;
+    const found =
+      access.kind === 'all'
+        ? await this.deps.store.search(query, offset, limit)
+        : searchOf(await this.deps.store.repositoriesNamed([...access.names]), query, offset, limit);
     return { ...found, page, pageSize: limit };
   }
 
@@ -160,15 +193,16 @@ export class RegistryBrowser {
     };
   }
 
-  private async repositoryOrNotFound(name: string): Promise<RepositoryInfo> {
+  /** A repository this viewer may not pull gets the answer of a missing one: existence does not leak. */
+  private async repositoryOrNotFound(name: string, access: RepositoryAccess): Promise<RepositoryInfo> {
     await this.requireCatalog();
-    const repository = await this.deps.store.getRepository(name);
+    const repository = mayPull(access, name) ? await this.deps.store.getRepository(name) : undefined;
     if (!repository) throw new HttpError(404, `no repository named ${name} in the registry`);
     return repository;
   }
 
-  async repository(name: string, params: TagListParams): Promise<RepositoryView> {
-    await this.repositoryOrNotFound(name);
+  async repository(name: string, params: TagListParams, access: RepositoryAccess): Promise<RepositoryView> {
+    await this.repositoryOrNotFound(name, access);
     const today = utcDay(this.now());
     const unseenSince = params.unseenDays === undefined ? undefined : daysBefore(today, params.unseenDays);
     const page = await this.deps.store.listTags(name, {
@@ -191,8 +225,8 @@ export class RegistryBrowser {
     };
   }
 
-  async tag(name: string, tag: string): Promise<TagDetailView> {
-    const repository = await this.repositoryOrNotFound(name);
+  async tag(name: string, tag: string, access: RepositoryAccess): Promise<TagDetailView> {
+    const repository = await this.repositoryOrNotFound(name, access);
     const row = await this.deps.store.getTag(name, tag, utcDay(this.now()));
     if (!row) throw new HttpError(404, `no tag ${tag} in ${name}`);
     let manifest = await this.deps.store.getDetails(row.digest);

@@ -1,0 +1,64 @@
+// Checks a person's registry credentials with the registry, and works out which repositories they may see.
+import { createHmac, randomBytes } from 'node:crypto';
+import { HttpError } from '@staticreg/http';
+import { RegistryError, type RegistryUserAccess } from '@staticreg/registry';
+import { ALL_REPOSITORIES, type RepositoryAccess } from './viewer.js';
+
+export interface RegistryAuthenticatorDeps {
+  registry: RegistryUserAccess;
+  /** Every repository name the catalog holds; undefined while the catalog has never been listed. */
+  catalogNames: () => Promise<string[] | undefined>;
+  /** How long API clients' verified credentials and their access are reused. */
+  accessTtlMs: number;
+  now?: () => number;
+  maxCachedCredentials?: number;
+}
+
+/** A registry that cannot answer is not a wrong password: 503, and the attempt is not counted as a failure. */
+function unavailable(error: unknown): never {
+  if (error instanceof HttpError) throw error;
+  const message = error instanceof RegistryError ? error.message : 'unexpected error';
+  throw new HttpError(503, `the registry could not check the credentials: ${message}`, { 'Retry-After': '10' });
+}
+
+export class RegistryAuthenticator {
+  private readonly now: () => number;
+  /** Keyed by an HMAC of user and password under a key that lives in this process only: no password is kept. */
+  private readonly cacheKey = randomBytes(32);
+  private readonly cache = new Map<string, { access: RepositoryAccess; expiresAt: number }>();
+
+  constructor(private readonly deps: RegistryAuthenticatorDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** What these credentials may see, or undefined when the registry refuses them. */
+  async authenticate(user: string, password: string): Promise<RepositoryAccess | undefined> {
+    try {
+      if ((await this.deps.registry.verify(user, password)) === 'invalid') return undefined;
+      const scheme = await this.deps.registry.authScheme();
+      // htpasswd (basic) registries let every valid user pull everything: nothing to ask per repository.
+      if (scheme.kind !== 'bearer') return ALL_REPOSITORIES;
+      const names = await this.deps.catalogNames();
+      if (names === undefined) throw new HttpError(503, 'the registry catalog is being read for the first time: sign in again in a moment', { 'Retry-After': '5' });
+      const granted = await this.deps.registry.pullable(user, password, names);
+      return granted === 'all' ? ALL_REPOSITORIES : { kind: 'some', names: granted };
+    } catch (error) {
+      return unavailable(error);
+    }
+  }
+
+  /** authenticate(), reused for accessTtlMs: API clients send their credentials with every request. */
+  async authenticateCached(user: string, password: string): Promise<RepositoryAccess | undefined> {
+    const key = createHmac('sha256', this.cacheKey).update(user).update('\0').update(password).digest('base64url');
+    const cached = this.cache.get(key);
+    if (cached && cached.expiresAt > this.now()) return cached.access;
+    this.cache.delete(key);
+    const access = await this.authenticate(user, password);
+    if (access) {
+      this.cache.set(key, { access, expiresAt: this.now() + this.deps.accessTtlMs });
+      const max = this.deps.maxCachedCredentials ?? 1000;
+      while (this.cache.size > max) this.cache.delete(this.cache.keys().next().value!);
+    }
+    return access;
+  }
+}

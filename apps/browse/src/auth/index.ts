@@ -1,0 +1,194 @@
+// Sign-in for everything browse serves: sessions for people, HTTP basic credentials for API clients, CSRF checks.
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { Logger } from 'pino';
+import { HttpError } from '@staticreg/http';
+import { isStateChanging, requireCsrfToken, requireSameOrigin } from './csrf.js';
+import { safeNext, signInPage } from './pages.js';
+import type { RegistryAuthenticator } from './authenticator.js';
+import type { SessionStore } from './sessions.js';
+import type { SignInLimiter } from './sign-in-limiter.js';
+import { ALL_REPOSITORIES, setViewer, viewerOf, type RepositoryAccess, type Viewer } from './viewer.js';
+
+export { ALL_REPOSITORIES, accessOf, accountOf, mayPull, viewerOf, type RepositoryAccess, type Viewer } from './viewer.js';
+
+export const SESSION_COOKIE = 'staticreg_session';
+
+export type AuthDeps =
+  | { mode: 'none' }
+  | {
+      mode: 'registry';
+      log: Logger;
+      sessions: SessionStore;
+      limiter: SignInLimiter;
+      authenticator: RegistryAuthenticator;
+      /** Secure cookies even over plain HTTP (TLS ends at a proxy in front). */
+      secureCookies: boolean;
+      sessionMaxMs: number;
+    };
+
+const formBody = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 10 });
+
+function cookieValue(req: Request, name: string): string | undefined {
+  for (const part of (req.get('cookie') ?? '').split(';')) {
+    const [key, ...rest] = part.trim().split('=');
+    if (key === name) return rest.join('=');
+  }
+  return undefined;
+}
+
+/** `Authorization: Basic` credentials, for API clients (`curl -u user:password`). */
+function basicCredentials(req: Request): { user: string; password: string } | undefined {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(req.get('authorization') ?? '');
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return undefined;
+  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+function clientAddress(req: Request): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+/** Pages (GET) are sent to the sign-in page; the API and everything else get 401 with a Basic challenge. */
+function unauthenticated(req: Request, res: Response): void {
+  if (!req.path.startsWith('/api/') && (req.method === 'GET' || req.method === 'HEAD')) {
+    res.set('Cache-Control', 'no-store').redirect(303, `/sign-in?next=${encodeURIComponent(req.originalUrl)}`);
+    return;
+  }
+  throw new HttpError(401, 'sign in first: a session cookie, or HTTP basic credentials of the registry', {
+    'WWW-Authenticate': 'Basic realm="staticreg", charset="UTF-8"',
+    'Cache-Control': 'no-store',
+  });
+}
+
+export function createAuthRouter(deps: AuthDeps): Router {
+  const router = express.Router();
+
+  if (deps.mode === 'none') {
+    router.get('/sign-in', (_req, res) => res.redirect(303, '/'));
+    router.use((req, res, next) => {
+      setViewer(res, { user: undefined, access: ALL_REPOSITORIES, csrfToken: undefined });
+      // Nobody signs in, but a page elsewhere still must not make a visitor's browser change anything here.
+      if (isStateChanging(req.method)) requireSameOrigin(req);
+      next();
+    });
+    return router;
+  }
+
+  const { sessions, limiter, authenticator, log } = deps;
+  const setSessionCookie = (req: Request, res: Response, id: string): void => {
+    res.cookie(SESSION_COOKIE, id, { httpOnly: true, sameSite: 'lax', secure: deps.secureCookies || req.secure, path: '/', maxAge: deps.sessionMaxMs });
+  };
+  const clearSessionCookie = (req: Request, res: Response): void => {
+    res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'lax', secure: deps.secureCookies || req.secure, path: '/' });
+  };
+
+  router.get('/sign-in', async (req, res) => {
+    const next = safeNext(req.query.next);
+    const id = cookieValue(req, SESSION_COOKIE);
+    if (id !== undefined && (await sessions.get(id))) {
+      res.redirect(303, next);
+      return;
+    }
+    res.set('Cache-Control', 'no-store').type('html').send(signInPage({ next }));
+  });
+
+  router.post('/sign-in', formBody, async (req, res) => {
+    requireSameOrigin(req);
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const user = typeof body.user === 'string' ? body.user.trim() : '';
+    const password = typeof body.password === 'string' ? body.password : '';
+    const next = safeNext(body.next);
+    const address = clientAddress(req);
+    const refuse = (status: number, error: string, headers: Record<string, string> = {}): void => {
+      res.status(status).set({ 'Cache-Control': 'no-store', ...headers }).type('html').send(signInPage({ next, user, error }));
+    };
+    if (user === '' || password === '' || user.length > 256 || password.length > 1024) {
+      refuse(400, 'Enter your registry user name and password.');
+      return;
+    }
+    try {
+      await limiter.check(user, address);
+    } catch (error) {
+      if (error instanceof HttpError && error.status === 429) {
+        refuse(429, `Too many failed sign-ins. ${error.message.replace(/^too many failed sign-ins: /, 'Try again ').replace(/ s$/, ' seconds')}.`, error.headers);
+        return;
+      }
+      throw error;
+    }
+    const access = await authenticator.authenticate(user, password);
+    if (!access) {
+      await limiter.recordFailure(user, address);
+      log.info({ user, address }, 'Sign-in refused by the registry');
+      refuse(401, 'The registry did not accept this user name and password.');
+      return;
+    }
+    await limiter.recordSuccess(user, address);
+    const { id } = await sessions.create(user, access);
+    log.info({ user, address, repositories: access.kind === 'all' ? 'all' : access.names.size }, 'Signed in');
+    setSessionCookie(req, res, id);
+    res.set('Cache-Control', 'no-store').redirect(303, next);
+  });
+
+  router.post('/sign-out', formBody, async (req, res) => {
+    requireSameOrigin(req);
+    const id = cookieValue(req, SESSION_COOKIE);
+    const session = id === undefined ? undefined : await sessions.get(id);
+    if (session) {
+      requireCsrfToken(req, session.csrfToken);
+      await sessions.destroy(id!);
+    }
+    clearSessionCookie(req, res);
+    res.set('Cache-Control', 'no-store').redirect(303, '/sign-in');
+  });
+
+  /** Every other route: a session, or basic credentials; state-changing requests also pass the CSRF checks. */
+  router.use(formBody, async (req: Request, res: Response, next: NextFunction) => {
+    const id = cookieValue(req, SESSION_COOKIE);
+    const session = id === undefined ? undefined : await sessions.get(id);
+    let viewer: Viewer | undefined;
+    if (session) {
+      viewer = { user: session.user, access: session.access, csrfToken: session.csrfToken };
+    } else {
+      const credentials = basicCredentials(req);
+      if (credentials) {
+        const address = clientAddress(req);
+        await limiter.check(credentials.user, address);
+        const access: RepositoryAccess | undefined = await authenticator.authenticateCached(credentials.user, credentials.password);
+        if (!access) {
+          await limiter.recordFailure(credentials.user, address);
+          throw new HttpError(401, 'the registry did not accept these credentials', { 'WWW-Authenticate': 'Basic realm="staticreg", charset="UTF-8"', 'Cache-Control': 'no-store' });
+        }
+        viewer = { user: credentials.user, access, csrfToken: undefined };
+      }
+    }
+    if (!viewer) {
+      unauthenticated(req, res);
+      return;
+    }
+    if (isStateChanging(req.method)) {
+      requireSameOrigin(req);
+      if (session) requireCsrfToken(req, session.csrfToken);
+    }
+    // What one person sees is not for a shared cache.
+    res.set('Vary', 'Cookie, Authorization');
+    setViewer(res, viewer);
+    next();
+  });
+
+  return router;
+}
+
+/**
+ * The dashboard and its metrics API count every repository: only a viewer who may see every repository gets them.
+ * Someone limited to some repositories gets 403 (counts over their own repositories only are not computed yet).
+ */
+export function dashboardAccess(): Router {
+  const router = express.Router();
+  router.use(['/dashboard', '/api/metrics'], (_req, res, next) => {
+    if (viewerOf(res).access.kind !== 'all') throw new HttpError(403, 'the dashboard counts every repository, and this account may see only some of them');
+    next();
+  });
+  return router;
+}

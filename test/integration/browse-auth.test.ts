@@ -81,6 +81,8 @@ describe('browse sign-in against the registry', function () {
         alice: { password: 'alice-pw', pull: ['team-a/*'] },
         bob: { password: 'bob-pw', pull: ['team-b/*'] },
         carol: { password: 'carol-pw', pull: ['team-a/*'] },
+        // An admin of browse whom the registry grants nothing: browse's admin role shows everything anyway.
+        root: { password: 'root-pw', pull: ['nothing/*'] },
       });
       stops.push(() => tokens.stop());
       registry = await startTestRegistry({
@@ -94,6 +96,7 @@ describe('browse sign-in against the registry', function () {
       stops.push(() => database.drop());
       ({ browse, base } = await startBrowse(registry, { user: 'admin', password: 'admin-pw' }, {
         STATICREG_DB_URL: database.url,
+        STATICREG_BROWSE_ADMINS: 'root',
         STATICREG_BROWSE_SIGNIN_MAX_FAILURES: '3',
         STATICREG_BROWSE_SIGNIN_MAX_FAILURES_PER_ADDRESS: '1000',
       }));
@@ -169,14 +172,30 @@ describe('browse sign-in against the registry', function () {
           expect((await session.get(`/api/r/${name}`)).body).to.equal(missing.body.replace('no-such/repository', name));
         }
         expect((await session.get(`/api/tree?path=${others[2]!.split('/')[0]}`)).status).to.equal(404);
-        // The dashboard counts every repository: not for someone who may see only some.
+        // The dashboard counts every repository and shows the pipeline's events: admins only, and not offered to others.
+        expect(home.body).to.not.include('href="/dashboard"');
         expect((await session.get('/dashboard')).status).to.equal(403);
+        expect((await session.get('/api/metrics/failed-jobs')).status).to.equal(403);
+        expect((await session.get('/api/metrics/pipeline')).status).to.equal(403);
         expect((await session.get('/api/metrics/top-repositories')).status).to.equal(403);
         expect((await session.get('/api/metrics/top-repositories?format=csv')).status).to.equal(403);
       }
       // Many scopes per token request: one request for the sign-in check, one for the five repositories.
       const aliceRequests = tokens.requests.filter((request) => request.user === 'alice');
       expect(aliceRequests.map((request) => request.scopes.length)).to.deep.equal([0, REPOSITORIES.length]);
+    });
+
+    it('shows an admin every repository, the dashboard and pipeline health, whatever the registry grants them', async () => {
+      const session = new BrowseSession(base);
+      expect((await session.signIn('root', 'root-pw')).status).to.equal(303);
+      expect(treeNames(await session.json('/api/tree'))).to.deep.equal(['other', 'team-a', 'team-b']);
+      expect((await session.get('/r/other/secret/-/tags/v1')).status).to.equal(200);
+      const home = await session.get('/');
+      expect(home.body).to.include('href="/dashboard"');
+      expect((await session.get('/dashboard')).status).to.equal(200);
+      expect((await session.json<{ queue: unknown }>('/api/metrics/pipeline')).queue).to.not.equal(undefined);
+      expect((await session.get('/api/metrics/top-repositories?format=csv')).status).to.equal(200);
+      expect((await new BrowseSession(base).get('/api/metrics/failed-jobs', basicAuth('root', 'root-pw'))).status).to.equal(200);
     });
 
     it('lets an API client in with basic credentials, filtered the same way', async () => {
@@ -241,16 +260,19 @@ describe('browse sign-in against the registry', function () {
       const registry = await startTestRegistry({ dir: join(dir, 'htpasswd-registry'), auth: { kind: 'htpasswd', users: { ops: 'ops-pw', dev: 'dev-pw' } } });
       stops.push(() => registry.stop());
       await pushAll(dir, registry, 'ops:ops-pw');
-      const started = await startBrowse(registry, { user: 'ops', password: 'ops-pw' });
+      const started = await startBrowse(registry, { user: 'ops', password: 'ops-pw' }, { STATICREG_BROWSE_ADMINS: 'ops' });
       base = started.base;
       stops.push(() => started.browse.stop());
     });
 
-    it('shows a signed-in user every repository, and refuses a wrong password', async () => {
+    it('shows a signed-in user every repository (the dashboard only to admins), and refuses a wrong password', async () => {
       const session = new BrowseSession(base);
       expect((await session.signIn('dev', 'dev-pw')).status).to.equal(303);
       expect(treeNames(await session.json('/api/tree'))).to.deep.equal(['other', 'team-a', 'team-b']);
       expect((await session.get('/r/other/secret/-/tags/v1')).status).to.equal(200);
+      // Seeing every repository does not make dev an admin: the dashboard is for STATICREG_BROWSE_ADMINS.
+      expect((await session.get('/dashboard')).status).to.equal(403);
+      expect((await new BrowseSession(base).get('/dashboard', basicAuth('ops', 'ops-pw'))).status).to.equal(200);
       const wrong = new BrowseSession(base);
       expect((await wrong.signIn('dev', 'ops-pw')).status).to.equal(401);
       expect(wrong.cookie).to.equal(undefined);

@@ -61,6 +61,8 @@ export interface PageOptions {
 export interface Account {
   user: string;
   csrfToken: string;
+  /** Only admins get the dashboard: others are not offered the link. */
+  admin: boolean;
 }
 
 function accountBox(account: Account | undefined): SafeHtml | string {
@@ -86,7 +88,7 @@ ${(options.scripts ?? []).map((src) => html`<script src="${src}" defer></script>
 <body>
 <header class="top">
   <a class="brand" href="/">staticreg</a>
-  <nav><a href="/">Repositories</a><a href="/dashboard">Dashboard</a></nav>
+  <nav><a href="/">Repositories</a>${options.account && !options.account.admin ? '' : html`<a href="/dashboard">Dashboard</a>`}</nav>
   ${accountBox(options.account)}
 </header>
 <main>

@@ -61,6 +61,7 @@ async function main(): Promise<void> {
           return stats.catalogListedAt === undefined && stats.repositories === 0 ? undefined : store.repositoriesForRefresh();
         },
         accessTtlMs: config.auth.accessTtlMs,
+        admins: config.auth.admins,
       }),
       secureCookies: config.auth.secureCookies,
       sessionMaxMs: config.auth.sessionMaxMs,

@@ -17,6 +17,7 @@ describe('browse sign-in configuration', () => {
   it('signs people in with the registry by default, with documented session and attempt limits', () => {
     expect(loadBrowseConfig(registry).auth).to.deep.equal({
       mode: 'registry',
+      admins: [],
       secureCookies: false,
       sessionIdleMs: 30 * 60_000,
       sessionMaxMs: 480 * 60_000,
@@ -41,5 +42,12 @@ describe('browse sign-in configuration', () => {
     const longIdle = failure(() => loadBrowseConfig({ ...registry, STATICREG_BROWSE_SESSION_IDLE_MINUTES: '600', STATICREG_BROWSE_SESSION_MAX_MINUTES: '60' }));
     expect(longIdle.message).to.include('STATICREG_BROWSE_SESSION_MAX_MINUTES');
     expect(loadBrowseConfig({ ...registry, STATICREG_BROWSE_SECURE_COOKIES: 'true' }).auth.secureCookies).to.equal(true);
+  });
+
+  it('reads admins as a list of user names; a group needs a proxy to name it', () => {
+    expect(loadBrowseConfig({ ...registry, STATICREG_BROWSE_ADMINS: ' root, ops ,' }).auth.admins).to.deep.equal(['root', 'ops']);
+    const group = failure(() => loadBrowseConfig({ ...registry, STATICREG_BROWSE_ADMINS: 'root,group:platform' }));
+    expect(group.variable).to.equal('STATICREG_BROWSE_ADMINS');
+    expect(group.message).to.include('group:platform').and.include('proxy');
   });
 });

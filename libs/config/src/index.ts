@@ -186,6 +186,8 @@ export interface BrowseAuthConfig {
   signInMaxFailuresPerUser: number;
   signInMaxFailuresPerAddress: number;
   signInWindowMs: number;
+  /** Users who see every repository, the dashboard, pipeline health and failed jobs (STATICREG_BROWSE_ADMINS). */
+  admins: string[];
 }
 
 /** Registry access shared by the worker and browse: the URL, TLS trust, credentials, timeouts. */
@@ -401,8 +403,14 @@ function loadBrowseAuth(env: Env, registry: RegistryAccessConfig | undefined): B
   const sessionIdleMs = minutes('STATICREG_BROWSE_SESSION_IDLE_MINUTES', '30', 7 * 24 * 60);
   const sessionMaxMs = minutes('STATICREG_BROWSE_SESSION_MAX_MINUTES', '480', 30 * 24 * 60);
   if (sessionIdleMs > sessionMaxMs) throw new ConfigError('STATICREG_BROWSE_SESSION_IDLE_MINUTES', 'must not be longer than STATICREG_BROWSE_SESSION_MAX_MINUTES');
+  const admins = parse(env, 'STATICREG_BROWSE_ADMINS', commaList, '');
+  const group = admins.find((admin) => admin.startsWith('group:'));
+  if (group !== undefined) {
+    throw new ConfigError('STATICREG_BROWSE_ADMINS', `names ${JSON.stringify(group)}: groups come from an authenticating proxy, and STATICREG_BROWSE_AUTH=${mode} has none; list user names`);
+  }
   return {
     mode,
+    admins,
     secureCookies: parse(env, 'STATICREG_BROWSE_SECURE_COOKIES', booleanFlag, 'false'),
     sessionIdleMs,
     sessionMaxMs,

@@ -10,6 +10,8 @@ export interface RegistryAuthenticatorDeps {
   catalogNames: () => Promise<string[] | undefined>;
   /** How long API clients' verified credentials and their access are reused. */
   accessTtlMs: number;
+  /** STATICREG_BROWSE_ADMINS: these users see everything, whatever the registry grants them. */
+  admins: readonly string[];
   now?: () => number;
   maxCachedCredentials?: number;
 }
@@ -21,44 +23,51 @@ function unavailable(error: unknown): never {
   throw new HttpError(503, `the registry could not check the credentials: ${message}`, { 'Retry-After': '10' });
 }
 
+/** Who signed in: an admin, or someone who sees the repositories the registry lets them pull. */
+export interface Identity {
+  admin: boolean;
+  access: RepositoryAccess;
+}
+
 export class RegistryAuthenticator {
   private readonly now: () => number;
   /** Keyed by an HMAC of user and password under a key that lives in this process only: no password is kept. */
   private readonly cacheKey = randomBytes(32);
-  private readonly cache = new Map<string, { access: RepositoryAccess; expiresAt: number }>();
+  private readonly cache = new Map<string, { identity: Identity; expiresAt: number }>();
 
   constructor(private readonly deps: RegistryAuthenticatorDeps) {
     this.now = deps.now ?? Date.now;
   }
 
-  /** What these credentials may see, or undefined when the registry refuses them. */
-  async authenticate(user: string, password: string): Promise<RepositoryAccess | undefined> {
+  /** Who these credentials are and what they may see, or undefined when the registry refuses them. */
+  async authenticate(user: string, password: string): Promise<Identity | undefined> {
     try {
       if ((await this.deps.registry.verify(user, password)) === 'invalid') return undefined;
+      if (this.deps.admins.includes(user)) return { admin: true, access: ALL_REPOSITORIES };
       const scheme = await this.deps.registry.authScheme();
       // htpasswd (basic) registries let every valid user pull everything: nothing to ask per repository.
-      if (scheme.kind !== 'bearer') return ALL_REPOSITORIES;
+      if (scheme.kind !== 'bearer') return { admin: false, access: ALL_REPOSITORIES };
       const names = await this.deps.catalogNames();
       if (names === undefined) throw new HttpError(503, 'the registry catalog is being read for the first time: sign in again in a moment', { 'Retry-After': '5' });
       const granted = await this.deps.registry.pullable(user, password, names);
-      return granted === 'all' ? ALL_REPOSITORIES : { kind: 'some', names: granted };
+      return { admin: false, access: granted === 'all' ? ALL_REPOSITORIES : { kind: 'some', names: granted } };
     } catch (error) {
       return unavailable(error);
     }
   }
 
   /** authenticate(), reused for accessTtlMs: API clients send their credentials with every request. */
-  async authenticateCached(user: string, password: string): Promise<RepositoryAccess | undefined> {
+  async authenticateCached(user: string, password: string): Promise<Identity | undefined> {
     const key = createHmac('sha256', this.cacheKey).update(user).update('\0').update(password).digest('base64url');
     const cached = this.cache.get(key);
-    if (cached && cached.expiresAt > this.now()) return cached.access;
+    if (cached && cached.expiresAt > this.now()) return cached.identity;
     this.cache.delete(key);
-    const access = await this.authenticate(user, password);
-    if (access) {
-      this.cache.set(key, { access, expiresAt: this.now() + this.deps.accessTtlMs });
+    const identity = await this.authenticate(user, password);
+    if (identity) {
+      this.cache.set(key, { identity, expiresAt: this.now() + this.deps.accessTtlMs });
       const max = this.deps.maxCachedCredentials ?? 1000;
       while (this.cache.size > max) this.cache.delete(this.cache.keys().next().value!);
     }
-    return access;
+    return identity;
   }
 }

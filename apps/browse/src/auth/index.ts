@@ -7,7 +7,7 @@ import { safeNext, signInPage } from './pages.js';
 import type { RegistryAuthenticator } from './authenticator.js';
 import type { SessionStore } from './sessions.js';
 import type { SignInLimiter } from './sign-in-limiter.js';
-import { ALL_REPOSITORIES, setViewer, viewerOf, type RepositoryAccess, type Viewer } from './viewer.js';
+import { ALL_REPOSITORIES, setViewer, viewerOf, type Viewer } from './viewer.js';
 
 export { ALL_REPOSITORIES, accessOf, accountOf, mayPull, viewerOf, type RepositoryAccess, type Viewer } from './viewer.js';
 
@@ -68,7 +68,7 @@ export function createAuthRouter(deps: AuthDeps): Router {
   if (deps.mode === 'none') {
     router.get('/sign-in', (_req, res) => res.redirect(303, '/'));
     router.use((req, res, next) => {
-      setViewer(res, { user: undefined, access: ALL_REPOSITORIES, csrfToken: undefined });
+      setViewer(res, { user: undefined, admin: true, access: ALL_REPOSITORIES, csrfToken: undefined });
       // Nobody signs in, but a page elsewhere still must not make a visitor's browser change anything here.
       if (isStateChanging(req.method)) requireSameOrigin(req);
       next();
@@ -117,16 +117,16 @@ export function createAuthRouter(deps: AuthDeps): Router {
       }
       throw error;
     }
-    const access = await authenticator.authenticate(user, password);
-    if (!access) {
+    const identity = await authenticator.authenticate(user, password);
+    if (!identity) {
       await limiter.recordFailure(user, address);
       log.info({ user, address }, 'Sign-in refused by the registry');
       refuse(401, 'The registry did not accept this user name and password.');
       return;
     }
     await limiter.recordSuccess(user, address);
-    const { id } = await sessions.create(user, access);
-    log.info({ user, address, repositories: access.kind === 'all' ? 'all' : access.names.size }, 'Signed in');
+    const { id } = await sessions.create(user, identity.admin, identity.access);
+    log.info({ user, address, admin: identity.admin, repositories: identity.access.kind === 'all' ? 'all' : identity.access.names.size }, 'Signed in');
     setSessionCookie(req, res, id);
     res.set('Cache-Control', 'no-store').redirect(303, next);
   });
@@ -149,18 +149,18 @@ export function createAuthRouter(deps: AuthDeps): Router {
     const session = id === undefined ? undefined : await sessions.get(id);
     let viewer: Viewer | undefined;
     if (session) {
-      viewer = { user: session.user, access: session.access, csrfToken: session.csrfToken };
+      viewer = { user: session.user, admin: session.admin, access: session.access, csrfToken: session.csrfToken };
     } else {
       const credentials = basicCredentials(req);
       if (credentials) {
         const address = clientAddress(req);
         await limiter.check(credentials.user, address);
-        const access: RepositoryAccess | undefined = await authenticator.authenticateCached(credentials.user, credentials.password);
-        if (!access) {
+        const identity = await authenticator.authenticateCached(credentials.user, credentials.password);
+        if (!identity) {
           await limiter.recordFailure(credentials.user, address);
           throw new HttpError(401, 'the registry did not accept these credentials', { 'WWW-Authenticate': 'Basic realm="staticreg", charset="UTF-8"', 'Cache-Control': 'no-store' });
         }
-        viewer = { user: credentials.user, access, csrfToken: undefined };
+        viewer = { user: credentials.user, admin: identity.admin, access: identity.access, csrfToken: undefined };
       }
     }
     if (!viewer) {
@@ -181,13 +181,13 @@ export function createAuthRouter(deps: AuthDeps): Router {
 }
 
 /**
- * The dashboard and its metrics API count every repository: only a viewer who may see every repository gets them.
- * Someone limited to some repositories gets 403 (counts over their own repositories only are not computed yet).
+ * The dashboard and its metrics API count every repository, and pipeline health and failed jobs carry event data:
+ * admins only (STATICREG_BROWSE_ADMINS; everyone with STATICREG_BROWSE_AUTH=none). Others get 403.
  */
 export function dashboardAccess(): Router {
   const router = express.Router();
   router.use(['/dashboard', '/api/metrics'], (_req, res, next) => {
-    if (viewerOf(res).access.kind !== 'all') throw new HttpError(403, 'the dashboard counts every repository, and this account may see only some of them');
+    if (!viewerOf(res).admin) throw new HttpError(403, 'the dashboard is for admins (STATICREG_BROWSE_ADMINS): it counts every repository and shows the pipeline\'s events');
     next();
   });
   return router;

@@ -5,6 +5,7 @@ import { ALL_REPOSITORIES, type RepositoryAccess } from './viewer.js';
 
 export interface Session {
   user: string;
+  admin: boolean;
   access: RepositoryAccess;
   csrfToken: string;
   createdAt: number;
@@ -12,6 +13,7 @@ export interface Session {
 
 interface StoredSession {
   user: string;
+  admin: boolean;
   /** 'all', or the repository names granted at sign-in. */
   access: 'all' | string[];
   csrfToken: string;
@@ -50,11 +52,12 @@ export class SessionStore {
   }
 
   /** A new session with a fresh id (never one the browser brought: no fixation); returns the cookie value. */
-  async create(user: string, access: RepositoryAccess): Promise<{ id: string; session: Session }> {
+  async create(user: string, admin: boolean, access: RepositoryAccess): Promise<{ id: string; session: Session }> {
     const id = randomBytes(32).toString('base64url');
-    const session: Session = { user, access, csrfToken: randomBytes(32).toString('base64url'), createdAt: this.now() };
+    const session: Session = { user, admin, access, csrfToken: randomBytes(32).toString('base64url'), createdAt: this.now() };
     const stored: StoredSession = {
       user,
+      admin,
       access: access.kind === 'all' ? 'all' : [...access.names],
       csrfToken: session.csrfToken,
       createdAt: session.createdAt,
@@ -78,6 +81,7 @@ export class SessionStore {
     await this.redis.pexpire(key, ttl);
     return {
       user: stored.user,
+      admin: stored.admin === true,
       access: stored.access === 'all' ? ALL_REPOSITORIES : { kind: 'some', names: new Set(stored.access) },
       csrfToken: stored.csrfToken,
       createdAt: stored.createdAt,

@@ -11,6 +11,8 @@ export interface Viewer {
   /** Undefined with STATICREG_BROWSE_AUTH=none. */
   user: string | undefined;
   access: RepositoryAccess;
+  /** Sees every repository, the dashboard, pipeline health and failed jobs. */
+  admin: boolean;
   /** The session's anti-forgery token, for forms; undefined when the request carried no session. */
   csrfToken: string | undefined;
 }
@@ -35,7 +37,7 @@ export function accessOf(res: Response): RepositoryAccess {
 }
 
 /** The signed-in user and the session's anti-forgery token, for the page header's sign-out form. */
-export function accountOf(res: Response): { user: string; csrfToken: string } | undefined {
+export function accountOf(res: Response): { user: string; csrfToken: string; admin: boolean } | undefined {
   const viewer = res.locals.viewer as Viewer | undefined;
-  return viewer?.user !== undefined && viewer.csrfToken !== undefined ? { user: viewer.user, csrfToken: viewer.csrfToken } : undefined;
+  return viewer?.user !== undefined && viewer.csrfToken !== undefined ? { user: viewer.user, csrfToken: viewer.csrfToken, admin: viewer.admin } : undefined;
 }

@@ -60,13 +60,15 @@ export interface PageOptions {
 
 export interface Account {
   user: string;
-  csrfToken: string;
+  /** With a browse session: the sign-out form's token. Behind an authenticating proxy there is none (it signs out). */
+  csrfToken?: string;
   /** Only admins get the dashboard: others are not offered the link. */
   admin: boolean;
 }
 
 function accountBox(account: Account | undefined): SafeHtml | string {
   if (!account) return '';
+  if (account.csrfToken === undefined) return html`<span class="account"><span class="user">${account.user}</span></span>`;
   return html`<form class="account" method="post" action="/sign-out"><span class="user">${account.user}</span><input type="hidden" name="csrf" value="${account.csrfToken}"><button type="submit">Sign out</button></form>`;
 }
 

@@ -2,19 +2,16 @@
 import { randomBytes } from 'node:crypto';
 import express from 'express';
 import { sql } from 'kysely';
-import { loadBrowseConfig, STATICREG_USER_AGENT } from '@staticreg/config';
+import { loadBrowseConfig } from '@staticreg/config';
 import { createLogger } from '@staticreg/log';
 import { createDb, METRICS_SESSION_OPTIONS } from '@staticreg/db';
 import { createPullQueue, createRedisConnection } from '@staticreg/queue';
 import { createHttpMetrics, createMetricsRegistry, METRICS_PATH, metricsHandler } from '@staticreg/observability';
 import { closeServer, listen, onShutdownSignal, runMain } from '@staticreg/http';
-import { createRegistryUserAccess } from '@staticreg/registry';
 import { createBrowseApp } from './app.js';
 import { createCsrfProtection } from './csrf.js';
-import { createAuthRouter, dashboardAccess, type AuthDeps } from './auth/index.js';
-import { RegistryAuthenticator } from './auth/authenticator.js';
-import { SessionStore } from './auth/sessions.js';
-import { SignInLimiter } from './auth/sign-in-limiter.js';
+import { createAuthRouter, dashboardAccess } from './auth/index.js';
+import { setUpAuth } from './auth/setup.js';
 import { createDashboardRouter } from './dashboard/index.js';
 import { createRegistryFeature } from './registry/setup.js';
 
@@ -38,35 +35,7 @@ async function main(): Promise<void> {
   observability.get(METRICS_PATH, ...metricsHandler(registry, config.metricsToken));
 
   const registryFeature = createRegistryFeature({ config, log, db });
-  const userAccess = config.auth.mode === 'registry' && config.registry ? createRegistryUserAccess(config.registry, STATICREG_USER_AGENT) : undefined;
-  let auth: AuthDeps;
-  if (config.auth.mode === 'none' || !userAccess) {
-    log.warn('STATICREG_BROWSE_AUTH=none: anyone who can reach browse sees every repository, manifest and the dashboard');
-    auth = { mode: 'none' };
-  } else {
-    const store = registryFeature.store;
-    auth = {
-      mode: 'registry',
-      log,
-      sessions: new SessionStore(redis, { idleMs: config.auth.sessionIdleMs, maxMs: config.auth.sessionMaxMs }),
-      limiter: new SignInLimiter(redis, {
-        maxFailuresPerUser: config.auth.signInMaxFailuresPerUser,
-        maxFailuresPerAddress: config.auth.signInMaxFailuresPerAddress,
-        windowMs: config.auth.signInWindowMs,
-      }),
-      authenticator: new RegistryAuthenticator({
-        registry: userAccess,
-        catalogNames: async () => {
-          const stats = await store.stats();
-          return stats.catalogListedAt === undefined && stats.repositories === 0 ? undefined : store.repositoriesForRefresh();
-        },
-        accessTtlMs: config.auth.accessTtlMs,
-        admins: config.auth.admins,
-      }),
-      secureCookies: config.auth.secureCookies,
-      sessionMaxMs: config.auth.sessionMaxMs,
-    };
-  }
+  const auth = setUpAuth(config, log, redis, registryFeature.store);
 
   const app = createBrowseApp({
     log,
@@ -82,21 +51,15 @@ async function main(): Promise<void> {
     ],
   });
   const server = await listen(app, config.port, config.bind);
-  log.info({ port: config.port, bind: config.bind, registry: config.registryHostname, database: Boolean(db), auth: auth.mode }, 'Browse listening');
+  log.info({ port: config.port, bind: config.bind, registry: config.registryHostname, database: Boolean(db), auth: auth.deps.mode }, 'Browse listening');
   registryFeature.start();
-  // A registry that asks for no credentials has nothing to check a password against: say so now, not at the first sign-in.
-  userAccess?.authScheme().then(
-    (scheme) => {
-      if (scheme.kind === 'open') log.error('The registry asks for no credentials, so nobody can sign in: set STATICREG_BROWSE_AUTH=none (the registry is open anyway)');
-    },
-    () => undefined,
-  );
+  auth.checkRegistry();
 
   onShutdownSignal(log, async () => {
     shuttingDown = true;
     await closeServer(server);
     await registryFeature.stop();
-    await userAccess?.close();
+    await auth.close();
     await queue.close();
     await db?.destroy();
     redis.disconnect();

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { ConfigError, loadBrowseConfig } from './index.js';
 
@@ -18,6 +21,7 @@ describe('browse sign-in configuration', () => {
     expect(loadBrowseConfig(registry).auth).to.deep.equal({
       mode: 'registry',
       admins: [],
+      proxy: undefined,
       secureCookies: false,
       sessionIdleMs: 30 * 60_000,
       sessionMaxMs: 480 * 60_000,
@@ -36,7 +40,7 @@ describe('browse sign-in configuration', () => {
   });
 
   it('names a bad mode, flag or duration', () => {
-    expect(failure(() => loadBrowseConfig({ ...registry, STATICREG_BROWSE_AUTH: 'open' })).message).to.include('must be registry or none');
+    expect(failure(() => loadBrowseConfig({ ...registry, STATICREG_BROWSE_AUTH: 'open' })).message).to.include('must be registry, proxy or none');
     expect(failure(() => loadBrowseConfig({ ...registry, STATICREG_BROWSE_SECURE_COOKIES: 'sure' })).variable).to.equal('STATICREG_BROWSE_SECURE_COOKIES');
     expect(failure(() => loadBrowseConfig({ ...registry, STATICREG_BROWSE_ACCESS_TTL_SECONDS: '0' })).variable).to.equal('STATICREG_BROWSE_ACCESS_TTL_SECONDS');
     const longIdle = failure(() => loadBrowseConfig({ ...registry, STATICREG_BROWSE_SESSION_IDLE_MINUTES: '600', STATICREG_BROWSE_SESSION_MAX_MINUTES: '60' }));
@@ -49,5 +53,58 @@ describe('browse sign-in configuration', () => {
     const group = failure(() => loadBrowseConfig({ ...registry, STATICREG_BROWSE_ADMINS: 'root,group:platform' }));
     expect(group.variable).to.equal('STATICREG_BROWSE_ADMINS');
     expect(group.message).to.include('group:platform').and.include('proxy');
+  });
+
+  describe('proxy mode', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'staticreg-rules-'));
+    const rulesFile = (name: string, text: string): string => {
+      const path = join(dir, name);
+      writeFileSync(path, text);
+      return path;
+    };
+    const good = rulesFile('good.json', JSON.stringify({ rules: [{ users: ['alice'], repositories: ['team-a/*'] }, { groups: ['platform'], repositories: ['*'] }] }));
+    const proxy = (extra: Record<string, string>) => ({ STATICREG_BROWSE_AUTH: 'proxy', STATICREG_BROWSE_TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1, ::1', STATICREG_BROWSE_RULES_FILE: good, ...extra });
+
+    it('reads the headers, the trusted proxies and the rules; admins may name groups', () => {
+      const auth = loadBrowseConfig(proxy({ STATICREG_BROWSE_ADMINS: 'root,group:ops', STATICREG_BROWSE_PROXY_USER_HEADER: 'X-Auth-Request-User' })).auth;
+      expect(auth.mode).to.equal('proxy');
+      expect(auth.admins).to.deep.equal(['root', 'group:ops']);
+      expect(auth.proxy).to.deep.equal({
+        userHeader: 'x-auth-request-user',
+        groupsHeader: 'x-forwarded-groups',
+        trustedProxies: ['10.0.0.0/8', '127.0.0.1', '::1'],
+        rules: [
+          { users: ['alice'], groups: [], repositories: ['team-a/*'] },
+          { users: [], groups: ['platform'], repositories: ['*'] },
+        ],
+      });
+    });
+
+    it('needs trusted proxies and a rules file, and names a bad address', () => {
+      expect(failure(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_TRUSTED_PROXIES: '' }))).variable).to.equal('STATICREG_BROWSE_TRUSTED_PROXIES');
+      const bad = failure(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_TRUSTED_PROXIES: '10.0.0.0/8,10.1.2.300/16' })));
+      expect(bad.message).to.include('"10.1.2.300/16"');
+      expect(failure(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_TRUSTED_PROXIES: '10.0.0.0/33' }))).message).to.include('prefix length');
+      expect(failure(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_RULES_FILE: '' }))).message).to.include('STATICREG_BROWSE_RULES_FILE is required');
+      expect(failure(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_RULES_FILE: join(dir, 'missing.json') }))).message).to.include('cannot be read');
+    });
+
+    it('names the line of a JSON syntax error and the field of a bad rule', () => {
+      const syntax = failure(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_RULES_FILE: rulesFile('syntax.json', '{\n  "rules": [\n    { "users": ["a"] "repositories": ["x"] }\n  ]\n}') })));
+      expect(syntax.variable).to.equal('STATICREG_BROWSE_RULES_FILE');
+      expect(syntax.message).to.include('is not valid JSON at line 3');
+      const cases: Array<[string, unknown, string]> = [
+        ['no-repositories.json', { rules: [{ users: ['a'], repositories: [] }] }, 'rules[0].repositories: must name at least one repository pattern'],
+        ['bad-pattern.json', { rules: [{ users: ['a'], repositories: ['ok'] }, { groups: ['g'], repositories: ['Team A/*'] }] }, 'rules[1].repositories[0]: may hold only'],
+        ['nobody.json', { rules: [{ repositories: ['x'] }] }, 'rules[0]: must name at least one user or group'],
+        ['typo.json', { rules: [{ user: ['a'], repositories: ['x'] }] }, 'rules[0]'],
+        ['top.json', { rule: [] }, ''],
+      ];
+      for (const [file, content, expected] of cases) {
+        const error = failure(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_RULES_FILE: rulesFile(file, JSON.stringify(content)) })));
+        expect(error.variable, file).to.equal('STATICREG_BROWSE_RULES_FILE');
+        expect(error.message, file).to.include(expected);
+      }
+    });
   });
 });

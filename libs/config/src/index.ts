@@ -3,6 +3,9 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { checkCidr, parseAccessRules, type AccessRule } from './access-rules.js';
+
+export type { AccessRule } from './access-rules.js';
 
 /** The User-Agent staticreg sends to the registry; the receiver ignores it by default. */
 export const STATICREG_USER_AGENT = 'staticreg/0.1.0 (+https://github.com/staticreg/staticreg)';
@@ -167,8 +170,11 @@ export interface BrowseConfig extends CommonConfig {
   auth: BrowseAuthConfig;
 }
 
-/** registry: people sign in with their registry credentials; none: anonymous access to everything (explicit only). */
-export const BROWSE_AUTH_MODES = ['registry', 'none'] as const;
+/**
+ * registry: people sign in with their registry credentials; proxy: an authenticating proxy names them in headers;
+ * none: anonymous access to everything (explicit only).
+ */
+export const BROWSE_AUTH_MODES = ['registry', 'proxy', 'none'] as const;
 export type BrowseAuthMode = (typeof BROWSE_AUTH_MODES)[number];
 
 /** Who may read browse, and how sign-in sessions behave (STATICREG_BROWSE_AUTH and friends). */
@@ -186,8 +192,46 @@ export interface BrowseAuthConfig {
   signInMaxFailuresPerUser: number;
   signInMaxFailuresPerAddress: number;
   signInWindowMs: number;
-  /** Users who see every repository, the dashboard, pipeline health and failed jobs (STATICREG_BROWSE_ADMINS). */
+  /** Users (and, in proxy mode, `group:<name>` entries) who see every repository, the dashboard, pipeline health and failed jobs. */
   admins: string[];
+  /** Proxy mode only. */
+  proxy: BrowseProxyConfig | undefined;
+}
+
+/** STATICREG_BROWSE_AUTH=proxy: who the proxy says is asking, believed only from the proxy's addresses. */
+export interface BrowseProxyConfig {
+  /** Header names, lower case. */
+  userHeader: string;
+  groupsHeader: string;
+  /** Addresses and CIDR ranges the headers are believed from (STATICREG_BROWSE_TRUSTED_PROXIES). */
+  trustedProxies: string[];
+  /** From STATICREG_BROWSE_RULES_FILE. */
+  rules: AccessRule[];
+}
+
+const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name').transform((value) => value.toLowerCase());
+
+function loadProxy(env: Env): BrowseProxyConfig {
+  const trustedProxies = parse(env, 'STATICREG_BROWSE_TRUSTED_PROXIES', commaList.pipe(z.array(z.string()).min(1, 'must list at least one address or CIDR range')));
+  for (const entry of trustedProxies) {
+    const problem = checkCidr(entry);
+    if (problem) throw new ConfigError('STATICREG_BROWSE_TRUSTED_PROXIES', `: ${problem}`);
+  }
+  const rulesPath = read(env, 'STATICREG_BROWSE_RULES_FILE');
+  if (rulesPath === undefined) throw new ConfigError('STATICREG_BROWSE_RULES_FILE', 'is required with STATICREG_BROWSE_AUTH=proxy (a JSON file mapping users and groups to repositories)');
+  let rules: AccessRule[];
+  try {
+    rules = parseAccessRules(readConfigFile(env, 'STATICREG_BROWSE_RULES_FILE')!);
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError('STATICREG_BROWSE_RULES_FILE', `=${JSON.stringify(rulesPath)}: ${(error as Error).message}`);
+  }
+  return {
+    userHeader: parse(env, 'STATICREG_BROWSE_PROXY_USER_HEADER', headerName, 'X-Forwarded-User'),
+    groupsHeader: parse(env, 'STATICREG_BROWSE_PROXY_GROUPS_HEADER', headerName, 'X-Forwarded-Groups'),
+    trustedProxies,
+    rules,
+  };
 }
 
 /** Registry access shared by the worker and browse: the URL, TLS trust, credentials, timeouts. */
@@ -391,7 +435,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
 }
 
 function loadBrowseAuth(env: Env, registry: RegistryAccessConfig | undefined): BrowseAuthConfig {
-  const mode = parse(env, 'STATICREG_BROWSE_AUTH', z.enum(BROWSE_AUTH_MODES, { message: 'must be registry or none' }), 'registry');
+  const mode = parse(env, 'STATICREG_BROWSE_AUTH', z.enum(BROWSE_AUTH_MODES, { message: 'must be registry, proxy or none' }), 'registry');
   // Signing in against no registry would check nothing: anonymous access has to be asked for by name.
   if (mode === 'registry' && registry === undefined) {
     throw new ConfigError(
@@ -405,12 +449,13 @@ function loadBrowseAuth(env: Env, registry: RegistryAccessConfig | undefined): B
   if (sessionIdleMs > sessionMaxMs) throw new ConfigError('STATICREG_BROWSE_SESSION_IDLE_MINUTES', 'must not be longer than STATICREG_BROWSE_SESSION_MAX_MINUTES');
   const admins = parse(env, 'STATICREG_BROWSE_ADMINS', commaList, '');
   const group = admins.find((admin) => admin.startsWith('group:'));
-  if (group !== undefined) {
+  if (group !== undefined && mode !== 'proxy') {
     throw new ConfigError('STATICREG_BROWSE_ADMINS', `names ${JSON.stringify(group)}: groups come from an authenticating proxy, and STATICREG_BROWSE_AUTH=${mode} has none; list user names`);
   }
   return {
     mode,
     admins,
+    proxy: mode === 'proxy' ? loadProxy(env) : undefined,
     secureCookies: parse(env, 'STATICREG_BROWSE_SECURE_COOKIES', booleanFlag, 'false'),
     sessionIdleMs,
     sessionMaxMs,

@@ -5,6 +5,7 @@ import { HttpError } from '@staticreg/http';
 import { isStateChanging, requireCsrfToken, requireSameOrigin } from './csrf.js';
 import { safeNext, signInPage } from './pages.js';
 import type { RegistryAuthenticator } from './authenticator.js';
+import { proxyAuth, type ProxyAuthDeps } from './proxy.js';
 import type { SessionStore } from './sessions.js';
 import type { SignInLimiter } from './sign-in-limiter.js';
 import { ALL_REPOSITORIES, setViewer, viewerOf, type Viewer } from './viewer.js';
@@ -15,6 +16,7 @@ export const SESSION_COOKIE = 'staticreg_session';
 
 export type AuthDeps =
   | { mode: 'none' }
+  | ({ mode: 'proxy' } & ProxyAuthDeps)
   | {
       mode: 'registry';
       log: Logger;
@@ -73,6 +75,13 @@ export function createAuthRouter(deps: AuthDeps): Router {
       if (isStateChanging(req.method)) requireSameOrigin(req);
       next();
     });
+    return router;
+  }
+
+  if (deps.mode === 'proxy') {
+    // The proxy signs people in and out.
+    router.get('/sign-in', (_req, res) => res.redirect(303, '/'));
+    router.use(proxyAuth(deps));
     return router;
   }
 

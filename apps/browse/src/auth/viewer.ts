@@ -36,8 +36,9 @@ export function accessOf(res: Response): RepositoryAccess {
   return viewerOf(res).access;
 }
 
-/** The signed-in user and the session's anti-forgery token, for the page header's sign-out form. */
-export function accountOf(res: Response): { user: string; csrfToken: string; admin: boolean } | undefined {
+/** The signed-in user, and the session's anti-forgery token for the header's sign-out form (none behind a proxy). */
+export function accountOf(res: Response): { user: string; csrfToken?: string; admin: boolean } | undefined {
   const viewer = res.locals.viewer as Viewer | undefined;
-  return viewer?.user !== undefined && viewer.csrfToken !== undefined ? { user: viewer.user, csrfToken: viewer.csrfToken, admin: viewer.admin } : undefined;
+  if (viewer?.user === undefined) return undefined;
+  return { user: viewer.user, admin: viewer.admin, ...(viewer.csrfToken !== undefined ? { csrfToken: viewer.csrfToken } : {}) };
 }

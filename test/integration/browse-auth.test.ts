@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { sql } from 'kysely';
 import type { Redis } from 'ioredis';
 import { buildSpecImage } from '../support/images.js';
 import { writeOciLayout } from '../support/oci-layout.js';
@@ -94,6 +95,12 @@ describe('browse sign-in against the registry', function () {
       // The catalog in Postgres here (in memory for the htpasswd registry below): both stores filter the same way.
       const database = await createTestDatabase();
       stops.push(() => database.drop());
+      // Today's pulls as the worker stores them (the rollups follow by trigger): one row per repository.
+      const today = new Date().toISOString().slice(0, 10);
+      for (const [repository, architecture, count] of [['team-a/app', 'amd64', 5], ['team-b/app', 'arm64', 7], ['other/secret', 's390x', 11]] as const) {
+        await sql`insert into container_pull_metrics (pull_date, repo_name, tag, digest, architecture, pull_count)
+          values (${today}::date, ${repository}, 'v1', ${`sha256:${'0'.repeat(64)}`}, ${architecture}, ${count})`.execute(database.db);
+      }
       ({ browse, base } = await startBrowse(registry, { user: 'admin', password: 'admin-pw' }, {
         STATICREG_DB_URL: database.url,
         STATICREG_BROWSE_ADMINS: 'root',
@@ -172,13 +179,34 @@ describe('browse sign-in against the registry', function () {
           expect((await session.get(`/api/r/${name}`)).body).to.equal(missing.body.replace('no-such/repository', name));
         }
         expect((await session.get(`/api/tree?path=${others[2]!.split('/')[0]}`)).status).to.equal(404);
-        // The dashboard counts every repository and shows the pipeline's events: admins only, and not offered to others.
-        expect(home.body).to.not.include('href="/dashboard"');
-        expect((await session.get('/dashboard')).status).to.equal(403);
-        expect((await session.get('/api/metrics/failed-jobs')).status).to.equal(403);
-        expect((await session.get('/api/metrics/pipeline')).status).to.equal(403);
-        expect((await session.get('/api/metrics/top-repositories')).status).to.equal(403);
-        expect((await session.get('/api/metrics/top-repositories?format=csv')).status).to.equal(403);
+        // The dashboard's panels, totals, CSV and suggestions count their repositories only; the pipeline is for admins.
+        const pulled = user === 'alice' ? { repository: 'team-a/app', architecture: 'amd64', pulls: 5 } : { repository: 'team-b/app', architecture: 'arm64', pulls: 7 };
+        const dashboard = await session.get('/dashboard');
+        expect(dashboard.status).to.equal(200);
+        expect(dashboard.body).to.not.include('panel-pipeline');
+        const daily = await session.json<{ rows: Array<{ pulls: number }>; filter: Record<string, unknown> }>('/api/metrics/daily');
+        expect(daily.rows.reduce((sum, row) => sum + Number(row.pulls), 0)).to.equal(pulled.pulls);
+        expect(daily.filter).to.not.have.property('repositories');
+        const top = await session.json<{ rows: Array<{ repository: string; pulls: number }> }>('/api/metrics/top-repositories');
+        expect(top.rows.map((row) => [row.repository, Number(row.pulls)])).to.deep.equal([[pulled.repository, pulled.pulls]]);
+        const tags = await session.json<{ rows: Array<{ repository: string }> }>('/api/metrics/top-tags');
+        expect(tags.rows.map((row) => row.repository)).to.deep.equal([pulled.repository]);
+        const architectures = await session.json<{ rows: Array<{ architecture: string; repositories: number }> }>('/api/metrics/architectures');
+        expect(architectures.rows.map((row) => [row.architecture, Number(row.repositories)])).to.deep.equal([[pulled.architecture, 1]]);
+        const csv = await session.get('/api/metrics/top-repositories?format=csv');
+        expect(csv.status).to.equal(200);
+        expect(csv.body).to.include(pulled.repository).and.not.include('secret');
+        for (const name of others) expect(csv.body).to.not.include(name);
+        expect((await session.json<{ names: string[] }>('/api/metrics/suggest/repositories?q=')).names).to.deep.equal([...own].sort());
+        expect((await session.json<{ names: string[] }>('/api/metrics/suggest/architectures')).names).to.deep.equal([pulled.architecture]);
+        expect((await session.json<{ names: string[] }>('/api/metrics/suggest/tags?repository=other/secret')).names).to.deep.equal([]);
+        expect((await session.json<{ rows: unknown[] }>('/api/metrics/tag-digests?repository=other/secret&tag=v1')).rows).to.deep.equal([]);
+        expect((await session.json<{ rows: unknown[] }>('/api/metrics/image-architectures?repository=other/secret')).rows).to.deep.equal([]);
+        const trend = await session.json<{ rows: Array<{ architecture: string }> }>('/api/metrics/daily-architectures');
+        expect(trend.rows.map((row) => row.architecture)).to.deep.equal([pulled.architecture]);
+        for (const path of ['/api/metrics/pipeline', '/api/metrics/intake', '/api/metrics/failed-jobs', '/api/metrics/pipeline?format=csv']) {
+          expect((await session.get(path)).status, path).to.equal(403);
+        }
       }
       // Many scopes per token request: one request for the sign-in check, one for the five repositories.
       const aliceRequests = tokens.requests.filter((request) => request.user === 'alice');
@@ -190,9 +218,11 @@ describe('browse sign-in against the registry', function () {
       expect((await session.signIn('root', 'root-pw')).status).to.equal(303);
       expect(treeNames(await session.json('/api/tree'))).to.deep.equal(['other', 'team-a', 'team-b']);
       expect((await session.get('/r/other/secret/-/tags/v1')).status).to.equal(200);
-      const home = await session.get('/');
-      expect(home.body).to.include('href="/dashboard"');
-      expect((await session.get('/dashboard')).status).to.equal(200);
+      const dashboard = await session.get('/dashboard');
+      expect(dashboard.status).to.equal(200);
+      expect(dashboard.body).to.include('panel-pipeline');
+      const top = await session.json<{ rows: Array<{ repository: string }> }>('/api/metrics/top-repositories');
+      expect(top.rows.map((row) => row.repository)).to.deep.equal(['other/secret', 'team-b/app', 'team-a/app']);
       expect((await session.json<{ queue: unknown }>('/api/metrics/pipeline')).queue).to.not.equal(undefined);
       expect((await session.get('/api/metrics/top-repositories?format=csv')).status).to.equal(200);
       expect((await new BrowseSession(base).get('/api/metrics/failed-jobs', basicAuth('root', 'root-pw'))).status).to.equal(200);
@@ -265,14 +295,15 @@ describe('browse sign-in against the registry', function () {
       stops.push(() => started.browse.stop());
     });
 
-    it('shows a signed-in user every repository (the dashboard only to admins), and refuses a wrong password', async () => {
+    it('shows a signed-in user every repository (pipeline health only to admins), and refuses a wrong password', async () => {
       const session = new BrowseSession(base);
       expect((await session.signIn('dev', 'dev-pw')).status).to.equal(303);
       expect(treeNames(await session.json('/api/tree'))).to.deep.equal(['other', 'team-a', 'team-b']);
       expect((await session.get('/r/other/secret/-/tags/v1')).status).to.equal(200);
-      // Seeing every repository does not make dev an admin: the dashboard is for STATICREG_BROWSE_ADMINS.
-      expect((await session.get('/dashboard')).status).to.equal(403);
-      expect((await new BrowseSession(base).get('/dashboard', basicAuth('ops', 'ops-pw'))).status).to.equal(200);
+      // Seeing every repository does not make dev an admin: pipeline health is for STATICREG_BROWSE_ADMINS.
+      expect((await session.get('/dashboard')).status).to.equal(200);
+      expect((await session.get('/api/metrics/pipeline')).status).to.equal(403);
+      expect((await new BrowseSession(base).get('/api/metrics/pipeline', basicAuth('ops', 'ops-pw'))).status).to.equal(200);
       const wrong = new BrowseSession(base);
       expect((await wrong.signIn('dev', 'ops-pw')).status).to.equal(401);
       expect(wrong.cookie).to.equal(undefined);

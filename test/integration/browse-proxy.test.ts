@@ -74,8 +74,11 @@ describe('browse behind an authenticating proxy', function () {
     const page = await get('/r/team-a/app', { 'x-forwarded-user': 'alice' });
     expect(page.status).to.equal(200);
     expect(page.body).to.include('<span class="user">alice</span>').and.not.include('Sign out');
-    expect((await get('/dashboard', { 'x-forwarded-user': 'alice' })).status).to.equal(403);
-    expect((await get('/dashboard', { 'x-forwarded-user': 'root', 'x-forwarded-groups': 'ops' })).status).to.equal(200);
+    expect((await get('/api/metrics/pipeline', { 'x-forwarded-user': 'alice' })).status).to.equal(403);
+    const dashboard = await get('/dashboard', { 'x-forwarded-user': 'root', 'x-forwarded-groups': 'ops' });
+    expect(dashboard.body).to.include('panel-pipeline');
+    expect((await get('/api/metrics/pipeline', { 'x-forwarded-user': 'root', 'x-forwarded-groups': 'ops' })).status).to.equal(200);
+    expect(await tree({ 'x-forwarded-user': 'root', 'x-forwarded-groups': 'ops' })).to.deep.equal(['infra', 'other', 'team-a', 'team-b']);
   });
 
   it('ignores the headers from an address that is not a trusted proxy, and answers a request without them 403', async () => {

@@ -457,6 +457,8 @@
 
   async function loadPipeline() {
     const section = document.getElementById('panel-pipeline');
+    // Only admins get the pipeline panel (and its API).
+    if (!section) return;
     try {
       const [health, intake, failed] = await Promise.all([getJson('/api/metrics/pipeline'), getJson('/api/metrics/intake?minutes=60'), getJson('/api/metrics/failed-jobs?limit=20')]);
       const tiles = section.querySelector('.tiles');

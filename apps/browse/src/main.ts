@@ -10,7 +10,7 @@ import { createHttpMetrics, createMetricsRegistry, METRICS_PATH, metricsHandler 
 import { closeServer, listen, onShutdownSignal, runMain } from '@staticreg/http';
 import { createBrowseApp } from './app.js';
 import { createCsrfProtection } from './csrf.js';
-import { createAuthRouter, dashboardAccess } from './auth/index.js';
+import { createAuthRouter, dashboardAccess, visibleRepositories } from './auth/index.js';
 import { setUpAuth } from './auth/setup.js';
 import { createDashboardRouter } from './dashboard/index.js';
 import { createRegistryFeature } from './registry/setup.js';
@@ -44,10 +44,10 @@ async function main(): Promise<void> {
     // Health, /metrics and /assets are answered before the sign-in router; everything after it needs a viewer.
     routers: [
       observability,
-      createAuthRouter(auth),
+      createAuthRouter(auth.deps),
       registryFeature.router,
       dashboardAccess(),
-      createDashboardRouter({ db, queue, redis, csrf: createCsrfProtection(config.csrfSecret ?? randomBytes(32)) }),
+      createDashboardRouter({ db, queue, redis, visibleRepositories, csrf: createCsrfProtection(config.csrfSecret ?? randomBytes(32)) }),
     ],
   });
   const server = await listen(app, config.port, config.bind);

@@ -9,6 +9,8 @@ export interface MetricsFilter {
   repository?: string;
   tag?: string;
   architecture?: string;
+  /** Only these repositories count (a viewer who may see some of them); undefined: every repository. */
+  repositories?: readonly string[];
 }
 
 export interface DailyRow {
@@ -77,9 +79,13 @@ export const METRICS_SESSION_OPTIONS = '-c jit=off -c max_parallel_workers_per_g
 type CountTable = 'container_pull_metrics' | 'container_pull_checks';
 type Rollup = 'metrics_daily_arch' | 'metrics_daily_repo' | 'metrics_weekly_repo' | 'metrics_weekly_tag';
 
-/** The filter's names (not its dates) as conditions; `only` picks the columns the table has. */
+/**
+ * The filter's names (not its dates) as conditions; `only` picks the columns the table has. The visible repositories
+ * apply wherever the table has repo_name (every source but metrics_daily_arch, which countsFor then avoids).
+ */
 function nameConditions(filter: MetricsFilter, only: ReadonlyArray<'repository' | 'tag' | 'architecture'> = ['repository', 'tag', 'architecture']): RawBuilder<unknown>[] {
   const parts: RawBuilder<unknown>[] = [];
+  if (filter.repositories !== undefined) parts.push(sql`repo_name = any(${[...filter.repositories]}::text[])`);
   if (filter.repository !== undefined && only.includes('repository')) parts.push(sql`repo_name = ${filter.repository}`);
   if (filter.tag !== undefined && only.includes('tag')) parts.push(sql`tag = ${filter.tag}`);
   if (filter.architecture !== undefined && only.includes('architecture')) parts.push(sql`architecture = ${filter.architecture}`);
@@ -137,7 +143,7 @@ function countsFor(filter: MetricsFilter, needs: { repository?: boolean; tag?: b
       select pull_date, repo_name, tag, architecture, 0::bigint, check_count::bigint
       from ${table('container_pull_checks')} where ${matches(filter)})`;
   }
-  const rollup = filter.repository !== undefined || needs.repository ? table('metrics_daily_repo') : table('metrics_daily_arch');
+  const rollup = filter.repository !== undefined || filter.repositories !== undefined || needs.repository ? table('metrics_daily_repo') : table('metrics_daily_arch');
   return sql`(select * from ${rollup} where ${matches(filter)})`;
 }
 
@@ -197,7 +203,8 @@ async function exactRepositoryCounts(db: Executor, filter: MetricsFilter, reposi
  * number of architectures too); with one, summed directly (few rows).
  */
 export async function topRepositories(db: Executor, filter: MetricsFilter, limit: number): Promise<RepositoryRow[]> {
-  if (filter.repository !== undefined || filter.tag !== undefined) {
+  // A viewer's own repositories are few next to the whole registry: summed directly too.
+  if (filter.repository !== undefined || filter.tag !== undefined || filter.repositories !== undefined) {
     const result = await sql<RepositoryRow>`
       select repo_name as repository, sum(pulls)::bigint as pulls, sum(checks)::bigint as checks
       from ${repositoryCountsFor(filter)} c
@@ -396,8 +403,11 @@ export async function suggestTags(db: Executor, repository: string, prefix: stri
   return result.rows.map((row) => row.name);
 }
 
-/** Every architecture with counts. */
-export async function listArchitectures(db: Executor): Promise<string[]> {
-  const result = await sql<{ name: string }>`select distinct architecture as name from metrics_daily_arch order by name`.execute(db);
+/** Every architecture with counts (of these repositories only, when given). */
+export async function listArchitectures(db: Executor, repositories?: readonly string[]): Promise<string[]> {
+  const result =
+    repositories === undefined
+      ? await sql<{ name: string }>`select distinct architecture as name from metrics_daily_arch order by name`.execute(db)
+      : await sql<{ name: string }>`select distinct architecture as name from metrics_daily_repo where repo_name = any(${[...repositories]}::text[]) order by name`.execute(db);
   return result.rows.map((row) => row.name);
 }

@@ -189,15 +189,25 @@ export function createAuthRouter(deps: AuthDeps): Router {
   return router;
 }
 
+/** Pipeline health, intake and failed jobs carry event data of every repository: admins only. */
+export const ADMIN_ONLY_PATHS = ['/api/metrics/pipeline', '/api/metrics/intake', '/api/metrics/failed-jobs'];
+
 /**
- * The dashboard and its metrics API count every repository, and pipeline health and failed jobs carry event data:
- * admins only (STATICREG_BROWSE_ADMINS; everyone with STATICREG_BROWSE_AUTH=none). Others get 403.
+ * The dashboard and its metrics API: everyone signed in gets the panels, computed over the repositories they may see
+ * (visibleRepositories); pipeline health, intake and failed jobs are for admins (STATICREG_BROWSE_ADMINS; everyone with
+ * STATICREG_BROWSE_AUTH=none). Others get 403 there.
  */
 export function dashboardAccess(): Router {
   const router = express.Router();
-  router.use(['/dashboard', '/api/metrics'], (_req, res, next) => {
-    if (!viewerOf(res).admin) throw new HttpError(403, 'the dashboard is for admins (STATICREG_BROWSE_ADMINS): it counts every repository and shows the pipeline\'s events');
+  router.use(ADMIN_ONLY_PATHS, (_req, res, next) => {
+    if (!viewerOf(res).admin) throw new HttpError(403, 'pipeline health and failed jobs are for admins (STATICREG_BROWSE_ADMINS)');
     next();
   });
   return router;
+}
+
+/** For the metrics API: undefined when the viewer sees every repository, else the names they may see. */
+export function visibleRepositories(res: Response): readonly string[] | undefined {
+  const access = viewerOf(res).access;
+  return access.kind === 'all' ? undefined : [...access.names];
 }

@@ -126,6 +126,11 @@ export const PANELS: ReadonlyArray<PanelDefinition<unknown>> = [
 export interface MetricsApiDeps {
   /** Undefined when STATICREG_DB_URL is not set: the metrics answer 501. */
   db: Kysely<Database> | undefined;
+  /**
+   * The repositories this request's viewer may see, when only some: every panel, total and suggestion is computed
+   * over those. Undefined (or no function): every repository.
+   */
+  visibleRepositories?: (res: Response) => readonly string[] | undefined;
   /** The clock that decides "today" (tests pin it). */
   now?: () => Date;
 }
@@ -176,7 +181,10 @@ export function createMetricsApiRouter(deps: MetricsApiDeps): Router {
         extra: panel.defaultLimit === undefined ? [] : ['limit'],
         defaultLimit: panel.defaultLimit,
       });
-      send(res, panel, query, await panel.run(requireDb(deps.db), query));
+      const visible = deps.visibleRepositories?.(res);
+      const scoped = visible === undefined ? query : { ...query, filter: { ...query.filter, repositories: visible } };
+      // The answer echoes the filter as asked, not the viewer's list of repositories.
+      send(res, panel, query, await panel.run(requireDb(deps.db), scoped));
     });
   }
 
@@ -184,7 +192,10 @@ export function createMetricsApiRouter(deps: MetricsApiDeps): Router {
     const params = checkParameters(req.query as Record<string, unknown>, ['q']);
     const prefix = params.q ?? '';
     if (!REPOSITORY_PREFIX.test(prefix)) throw new ParameterError('q', 'may hold only the characters of a repository name');
-    res.set('Cache-Control', 'no-store').json({ names: await suggestRepositories(requireDb(deps.db), prefix, SUGGEST_LIMIT) });
+    const db = requireDb(deps.db);
+    const visible = deps.visibleRepositories?.(res);
+    const names = visible === undefined ? await suggestRepositories(db, prefix, SUGGEST_LIMIT) : [...visible].filter((name) => name.startsWith(prefix)).sort().slice(0, SUGGEST_LIMIT);
+    res.set('Cache-Control', 'no-store').json({ names });
   });
 
   router.get(`${METRICS_API}/suggest/tags`, async (req, res) => {
@@ -192,12 +203,15 @@ export function createMetricsApiRouter(deps: MetricsApiDeps): Router {
     const { filter } = parseMetricsQuery({ repository: params.repository }, { today: today(), require: ['repository'] });
     const prefix = params.q ?? '';
     if (!TAG_PREFIX.test(prefix)) throw new ParameterError('q', 'may hold only the characters of a tag');
-    res.set('Cache-Control', 'no-store').json({ names: await suggestTags(requireDb(deps.db), filter.repository!, prefix, SUGGEST_LIMIT) });
+    const db = requireDb(deps.db);
+    const visible = deps.visibleRepositories?.(res);
+    const names = visible !== undefined && !visible.includes(filter.repository!) ? [] : await suggestTags(db, filter.repository!, prefix, SUGGEST_LIMIT);
+    res.set('Cache-Control', 'no-store').json({ names });
   });
 
   router.get(`${METRICS_API}/suggest/architectures`, async (req, res) => {
     checkParameters(req.query as Record<string, unknown>, []);
-    res.set('Cache-Control', 'no-store').json({ names: await listArchitectures(requireDb(deps.db)) });
+    res.set('Cache-Control', 'no-store').json({ names: await listArchitectures(requireDb(deps.db), deps.visibleRepositories?.(res)) });
   });
   return router;
 }

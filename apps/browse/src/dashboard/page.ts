@@ -106,7 +106,7 @@ export function renderDashboard(parsed: ParsedMetricsQuery, csrfToken: string, a
 </dl>
 <div class="panels">
 ${PANEL_SPECS.map(panel)}
-${pipelinePanel(csrfToken)}
+${account === undefined || account.admin ? pipelinePanel(csrfToken) : ''}
 </div>`;
   return page({
     title: 'Dashboard',

@@ -1,6 +1,7 @@
 // Sign-in sessions in Redis, shared by every browse replica: user name and visible repositories, never a password.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { orRedisUnavailable } from './redis-errors.js';
 import { ALL_REPOSITORIES, type RepositoryAccess } from './viewer.js';
 
 export interface Session {
@@ -62,13 +63,17 @@ export class SessionStore {
       csrfToken: session.csrfToken,
       createdAt: session.createdAt,
     };
-    await this.redis.set(this.key(id), JSON.stringify(stored), 'PX', this.ttlMs(session.createdAt));
+    await orRedisUnavailable(() => this.redis.set(this.key(id), JSON.stringify(stored), 'PX', this.ttlMs(session.createdAt)));
     return { id, session };
   }
 
   /** The session, its idle expiry pushed back; undefined when unknown, idle too long or past its absolute expiry. */
   async get(id: string): Promise<Session | undefined> {
     if (!/^[A-Za-z0-9_-]{43}$/.test(id)) return undefined;
+    return orRedisUnavailable(() => this.read(id));
+  }
+
+  private async read(id: string): Promise<Session | undefined> {
     const key = this.key(id);
     const raw = await this.redis.get(key);
     if (raw === null) return undefined;
@@ -89,6 +94,6 @@ export class SessionStore {
   }
 
   async destroy(id: string): Promise<void> {
-    await this.redis.del(this.key(id));
+    await orRedisUnavailable(() => this.redis.del(this.key(id)));
   }
 }

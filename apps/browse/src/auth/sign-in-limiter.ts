@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { HttpError } from '@staticreg/http';
+import { orRedisUnavailable } from './redis-errors.js';
 
 export interface SignInLimits {
   maxFailuresPerUser: number;
@@ -28,6 +29,10 @@ export class SignInLimiter {
 
   /** Throws 429 with Retry-After (seconds until the window of the exhausted counter ends) when either limit is reached. */
   async check(user: string, address: string): Promise<void> {
+    return orRedisUnavailable(() => this.checkCounters(user, address));
+  }
+
+  private async checkCounters(user: string, address: string): Promise<void> {
     const keys = this.keys(user, address);
     const [[, userCount], [, userTtl], [, addressCount], [, addressTtl]] = (await this.redis
       .multi()
@@ -49,11 +54,11 @@ export class SignInLimiter {
     const keys = this.keys(user, address);
     const transaction = this.redis.multi();
     for (const key of [keys.user, keys.address]) transaction.set(key, '0', 'PX', this.limits.windowMs, 'NX').incr(key);
-    await transaction.exec();
+    await orRedisUnavailable(() => transaction.exec());
   }
 
   /** A successful sign-in clears the user's counter (not the address's: one right password does not vouch for others). */
   async recordSuccess(user: string, address: string): Promise<void> {
-    await this.redis.del(this.keys(user, address).user);
+    await orRedisUnavailable(() => this.redis.del(this.keys(user, address).user));
   }
 }

@@ -83,6 +83,7 @@ export function page(options: PageOptions): string {
 <meta name="color-scheme" content="light dark">
 <title>${options.title} · staticreg</title>
 <link rel="icon" href="data:,">
+${options.account?.csrfToken ? html`<meta name="staticreg-csrf-token" content="${options.account.csrfToken}">\n` : ''}
 <link rel="stylesheet" href="/assets/app.css">
 ${(options.styles ?? []).map((href) => html`<link rel="stylesheet" href="${href}">\n`)}
 ${(options.scripts ?? []).map((src) => html`<script src="${src}" defer></script>\n`)}

@@ -3,7 +3,10 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 import { HttpError } from '@staticreg/http';
 
-/** The form field and the header that carry the per-session token. */
+/**
+ * The form field and the header that carry the per-session token. Pages carry it in the sign-out form and in
+ * `<meta name="staticreg-csrf-token">`, for scripts that POST (fetch with an X-CSRF-Token header).
+ */
 export const CSRF_FIELD = 'csrf';
 export const CSRF_HEADER = 'x-csrf-token';
 

@@ -251,7 +251,9 @@ describe('browse sign-in against the registry', function () {
       }
       const limited = await session.signIn('carol', 'carol-pw');
       expect(limited.status).to.equal(429);
-      expect(Number(limited.headers.get('retry-after'))).to.be.within(1, 900);
+      const retryAfter = Number(limited.headers.get('retry-after'));
+      expect(retryAfter).to.be.within(1, 900);
+      expect(limited.body).to.include(`try again in ${retryAfter} seconds`);
       expect(session.cookie).to.equal(undefined);
       // The counter is per user: alice is not slowed down by carol's failures.
       expect((await new BrowseSession(base).signIn('alice', 'alice-pw')).status).to.equal(303);

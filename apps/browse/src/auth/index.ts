@@ -7,7 +7,7 @@ import { safeNext, signInPage } from './pages.js';
 import type { RegistryAuthenticator } from './authenticator.js';
 import { proxyAuth, type ProxyAuthDeps } from './proxy.js';
 import type { SessionStore } from './sessions.js';
-import type { SignInLimiter } from './sign-in-limiter.js';
+import { TooManySignIns, type SignInLimiter } from './sign-in-limiter.js';
 import { ALL_REPOSITORIES, setViewer, viewerOf, type Viewer } from './viewer.js';
 
 export { ALL_REPOSITORIES, accessOf, accountOf, mayPull, viewerOf, type RepositoryAccess, type Viewer } from './viewer.js';
@@ -120,11 +120,9 @@ export function createAuthRouter(deps: AuthDeps): Router {
     try {
       await limiter.check(user, address);
     } catch (error) {
-      if (error instanceof HttpError && error.status === 429) {
-        refuse(429, `Too many failed sign-ins. ${error.message.replace(/^too many failed sign-ins: /, 'Try again ').replace(/ s$/, ' seconds')}.`, error.headers);
-        return;
-      }
-      throw error;
+      if (!(error instanceof TooManySignIns)) throw error;
+      refuse(429, `Too many failed sign-ins: try again in ${error.retryAfterSeconds} seconds.`, error.headers);
+      return;
     }
     const identity = await authenticator.authenticate(user, password);
     if (!identity) {

@@ -12,6 +12,14 @@ export interface SignInLimits {
 
 export const SIGN_IN_FAILURES_PREFIX = 'staticreg:browse:sign-in-failures:';
 
+/** 429 with Retry-After: the seconds until the exhausted counter's window ends. */
+export class TooManySignIns extends HttpError {
+  constructor(readonly retryAfterSeconds: number) {
+    super(429, `too many failed sign-ins: try again in ${retryAfterSeconds} s`, { 'Retry-After': String(retryAfterSeconds) });
+    this.name = 'TooManySignIns';
+  }
+}
+
 export class SignInLimiter {
   constructor(
     private readonly redis: Redis,
@@ -27,7 +35,7 @@ export class SignInLimiter {
     };
   }
 
-  /** Throws 429 with Retry-After (seconds until the window of the exhausted counter ends) when either limit is reached. */
+  /** Throws TooManySignIns when either limit is reached. */
   async check(user: string, address: string): Promise<void> {
     return orRedisUnavailable(() => this.checkCounters(user, address));
   }
@@ -45,8 +53,7 @@ export class SignInLimiter {
     if (Number(userCount ?? 0) >= this.limits.maxFailuresPerUser) waits.push(userTtl);
     if (Number(addressCount ?? 0) >= this.limits.maxFailuresPerAddress) waits.push(addressTtl);
     if (waits.length === 0) return;
-    const seconds = Math.max(1, Math.ceil(Math.max(...waits, 1000) / 1000));
-    throw new HttpError(429, `too many failed sign-ins: try again in ${seconds} s`, { 'Retry-After': String(seconds) });
+    throw new TooManySignIns(Math.max(1, Math.ceil(Math.max(...waits, 1000) / 1000)));
   }
 
   /** Counts a failure; the window starts at a counter's first failure. */

@@ -200,6 +200,8 @@ describe('observability: /metrics and pipeline health (real processes)', functio
           STATICREG_WEBHOOK_TOKEN: 'webhook-token-for-the-test-0123',
           STATICREG_METRICS_TOKEN: METRICS_TOKEN,
           STATICREG_LOG_LEVEL: 'warn',
+          // No registry to sign in against here: browse's anonymous access is asked for explicitly.
+          ...(app === 'browse' ? { STATICREG_BROWSE_AUTH: 'none' } : {}),
           [ports[app]]: String(port),
         });
         apps.push(proc);

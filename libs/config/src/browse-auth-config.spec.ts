@@ -2,17 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { ConfigError, loadBrowseConfig } from './index.js';
+import { loadBrowseConfig } from './index.js';
+import { configError } from '../../../test/support/config-errors.js';
 
-function failure(load: () => unknown): ConfigError {
-  try {
-    load();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('browse sign-in configuration', () => {
   const registry = { STATICREG_REGISTRY_HOSTNAME: 'registry.example:5000' };
@@ -33,24 +25,24 @@ describe('browse sign-in configuration', () => {
   });
 
   it('refuses the default without a registry to sign in against, naming the explicit opt-out', () => {
-    const error = failure(() => loadBrowseConfig({}));
+    const error = configError(() => loadBrowseConfig({}));
     expect(error.variable).to.equal('STATICREG_BROWSE_AUTH');
     expect(error.message).to.include('STATICREG_REGISTRY_HOSTNAME').and.to.include('STATICREG_BROWSE_AUTH=none');
     expect(loadBrowseConfig({ STATICREG_BROWSE_AUTH: 'none' }).auth.mode).to.equal('none');
   });
 
   it('names a bad mode, flag or duration', () => {
-    expect(failure(() => loadBrowseConfig({ ...registry, STATICREG_BROWSE_AUTH: 'open' })).message).to.include('must be registry, proxy or none');
-    expect(failure(() => loadBrowseConfig({ ...registry, STATICREG_BROWSE_SECURE_COOKIES: 'sure' })).variable).to.equal('STATICREG_BROWSE_SECURE_COOKIES');
-    expect(failure(() => loadBrowseConfig({ ...registry, STATICREG_BROWSE_ACCESS_TTL_SECONDS: '0' })).variable).to.equal('STATICREG_BROWSE_ACCESS_TTL_SECONDS');
-    const longIdle = failure(() => loadBrowseConfig({ ...registry, STATICREG_BROWSE_SESSION_IDLE_MINUTES: '600', STATICREG_BROWSE_SESSION_MAX_MINUTES: '60' }));
+    expect(configError(() => loadBrowseConfig({ ...registry, STATICREG_BROWSE_AUTH: 'open' })).message).to.include('must be registry, proxy or none');
+    expect(configError(() => loadBrowseConfig({ ...registry, STATICREG_BROWSE_SECURE_COOKIES: 'sure' })).variable).to.equal('STATICREG_BROWSE_SECURE_COOKIES');
+    expect(configError(() => loadBrowseConfig({ ...registry, STATICREG_BROWSE_ACCESS_TTL_SECONDS: '0' })).variable).to.equal('STATICREG_BROWSE_ACCESS_TTL_SECONDS');
+    const longIdle = configError(() => loadBrowseConfig({ ...registry, STATICREG_BROWSE_SESSION_IDLE_MINUTES: '600', STATICREG_BROWSE_SESSION_MAX_MINUTES: '60' }));
     expect(longIdle.message).to.include('STATICREG_BROWSE_SESSION_MAX_MINUTES');
     expect(loadBrowseConfig({ ...registry, STATICREG_BROWSE_SECURE_COOKIES: 'true' }).auth.secureCookies).to.equal(true);
   });
 
   it('reads admins as a list of user names; a group needs a proxy to name it', () => {
     expect(loadBrowseConfig({ ...registry, STATICREG_BROWSE_ADMINS: ' root, ops ,' }).auth.admins).to.deep.equal(['root', 'ops']);
-    const group = failure(() => loadBrowseConfig({ ...registry, STATICREG_BROWSE_ADMINS: 'root,group:platform' }));
+    const group = configError(() => loadBrowseConfig({ ...registry, STATICREG_BROWSE_ADMINS: 'root,group:platform' }));
     expect(group.variable).to.equal('STATICREG_BROWSE_ADMINS');
     expect(group.message).to.include('group:platform').and.include('proxy');
   });
@@ -81,16 +73,16 @@ describe('browse sign-in configuration', () => {
     });
 
     it('needs trusted proxies and a rules file, and names a bad address', () => {
-      expect(failure(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_TRUSTED_PROXIES: '' }))).variable).to.equal('STATICREG_BROWSE_TRUSTED_PROXIES');
-      const bad = failure(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_TRUSTED_PROXIES: '10.0.0.0/8,10.1.2.300/16' })));
+      expect(configError(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_TRUSTED_PROXIES: '' }))).variable).to.equal('STATICREG_BROWSE_TRUSTED_PROXIES');
+      const bad = configError(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_TRUSTED_PROXIES: '10.0.0.0/8,10.1.2.300/16' })));
       expect(bad.message).to.include('"10.1.2.300/16"');
-      expect(failure(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_TRUSTED_PROXIES: '10.0.0.0/33' }))).message).to.include('prefix length');
-      expect(failure(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_RULES_FILE: '' }))).message).to.include('STATICREG_BROWSE_RULES_FILE is required');
-      expect(failure(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_RULES_FILE: join(dir, 'missing.json') }))).message).to.include('cannot be read');
+      expect(configError(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_TRUSTED_PROXIES: '10.0.0.0/33' }))).message).to.include('prefix length');
+      expect(configError(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_RULES_FILE: '' }))).message).to.include('STATICREG_BROWSE_RULES_FILE is required');
+      expect(configError(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_RULES_FILE: join(dir, 'missing.json') }))).message).to.include('cannot be read');
     });
 
     it('names the line of a JSON syntax error and the field of a bad rule', () => {
-      const syntax = failure(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_RULES_FILE: rulesFile('syntax.json', '{\n  "rules": [\n    { "users": ["a"] "repositories": ["x"] }\n  ]\n}') })));
+      const syntax = configError(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_RULES_FILE: rulesFile('syntax.json', '{\n  "rules": [\n    { "users": ["a"] "repositories": ["x"] }\n  ]\n}') })));
       expect(syntax.variable).to.equal('STATICREG_BROWSE_RULES_FILE');
       expect(syntax.message).to.include('is not valid JSON at line 3');
       const cases: Array<[string, unknown, string]> = [
@@ -101,7 +93,7 @@ describe('browse sign-in configuration', () => {
         ['top.json', { rule: [] }, ''],
       ];
       for (const [file, content, expected] of cases) {
-        const error = failure(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_RULES_FILE: rulesFile(file, JSON.stringify(content)) })));
+        const error = configError(() => loadBrowseConfig(proxy({ STATICREG_BROWSE_RULES_FILE: rulesFile(file, JSON.stringify(content)) })));
         expect(error.variable, file).to.equal('STATICREG_BROWSE_RULES_FILE');
         expect(error.message, file).to.include(expected);
       }

@@ -1,15 +1,7 @@
 import { expect } from 'chai';
-import { ConfigError, loadBrowseConfig, loadReceiverConfig, loadReplayFailedConfig, loadWorkerConfig } from './index.js';
+import { loadBrowseConfig, loadReceiverConfig, loadReplayFailedConfig, loadWorkerConfig } from './index.js';
+import { configError } from '../../../test/support/config-errors.js';
 
-function failure(load: () => unknown): ConfigError {
-  try {
-    load();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('configuration', () => {
   const TOKEN = '0123456789abcdef0123';
@@ -61,13 +53,13 @@ describe('configuration', () => {
   });
 
   it('requires a webhook token unless unauthenticated intake is enabled explicitly', () => {
-    const error = failure(() => loadReceiverConfig({}));
+    const error = configError(() => loadReceiverConfig({}));
     expect(error.variable).to.equal('STATICREG_WEBHOOK_TOKEN');
     expect(error.message).to.include('openssl rand -hex 32').and.to.include('STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED=true');
     const open = loadReceiverConfig({ STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED: 'true' });
     expect(open).to.include({ webhookToken: undefined, allowUnauthenticated: true });
-    expect(failure(() => loadReceiverConfig({ STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED: 'false' })).variable).to.equal('STATICREG_WEBHOOK_TOKEN');
-    expect(failure(() => loadReceiverConfig({ STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED: 'true', STATICREG_WEBHOOK_TOKEN: TOKEN })).variable).to.equal(
+    expect(configError(() => loadReceiverConfig({ STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED: 'false' })).variable).to.equal('STATICREG_WEBHOOK_TOKEN');
+    expect(configError(() => loadReceiverConfig({ STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED: 'true', STATICREG_WEBHOOK_TOKEN: TOKEN })).variable).to.equal(
       'STATICREG_WEBHOOK_ALLOW_UNAUTHENTICATED',
     );
   });
@@ -77,7 +69,7 @@ describe('configuration', () => {
       ['STATICREG_WEBHOOK_TOKEN', () => loadReceiverConfig({ STATICREG_WEBHOOK_TOKEN: 'fifteen-chars-x' })],
       ['STATICREG_METRICS_TOKEN', () => loadWorkerConfig({ STATICREG_METRICS_TOKEN: 'fifteen-chars-x' })],
     ] as const) {
-      const error = failure(load);
+      const error = configError(load);
       expect(error.variable).to.equal(variable);
       expect(error.message).to.include('at least 16 characters').and.not.include('fifteen-chars-x');
     }
@@ -106,7 +98,7 @@ describe('configuration', () => {
   ];
   for (const [variable, value, load] of bad) {
     it(`stops on ${variable}=${value} with a message naming the variable`, () => {
-      expect(failure(load).message).to.match(new RegExp(`^Invalid configuration: ${variable}=`));
+      expect(configError(load).message).to.match(new RegExp(`^Invalid configuration: ${variable}=`));
     });
   }
 
@@ -117,9 +109,9 @@ describe('configuration', () => {
   });
 
   it('never prints a secret in its message', () => {
-    const error = failure(() => loadWorkerConfig({ STATICREG_DB_URL: 'ftp://admin:hunter2@db/x' }));
+    const error = configError(() => loadWorkerConfig({ STATICREG_DB_URL: 'ftp://admin:hunter2@db/x' }));
     expect(error.message).to.not.include('hunter2');
-    expect(failure(() => loadBrowseConfig({ STATICREG_BROWSE_CSRF_SECRET: 'hunter2' })).message).to.not.include('hunter2');
+    expect(configError(() => loadBrowseConfig({ STATICREG_BROWSE_CSRF_SECRET: 'hunter2' })).message).to.not.include('hunter2');
   });
 });
 
@@ -134,6 +126,6 @@ describe('replay-failed options', () => {
   });
 
   it('refuses a time without its zone, naming the option', () => {
-    expect(failure(() => loadReplayFailedConfig(['--since', '2026-12-01T08:00'], {})).message).to.match(/^Invalid configuration: --since="2026-12-01T08:00": must be/);
+    expect(configError(() => loadReplayFailedConfig(['--since', '2026-12-01T08:00'], {})).message).to.match(/^Invalid configuration: --since="2026-12-01T08:00": must be/);
   });
 });

@@ -2,17 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { ConfigError, loadBrowseConfig, loadWorkerConfig } from './index.js';
+import { loadBrowseConfig, loadWorkerConfig } from './index.js';
+import { configError } from '../../../test/support/config-errors.js';
 
-function failure(load: () => unknown): ConfigError {
-  try {
-    load();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('registry access and crawler configuration', () => {
   const dir = mkdtempSync(join(tmpdir(), 'staticreg-config-'));
@@ -55,22 +47,22 @@ describe('registry access and crawler configuration', () => {
   });
 
   it('names the variable that is wrong, without printing a password', () => {
-    expect(failure(() => loadBrowseConfig({ STATICREG_REGISTRY_HOSTNAME: 'r:5000', STATICREG_REGISTRY_USER: 'ops' })).message).to.include(
+    expect(configError(() => loadBrowseConfig({ STATICREG_REGISTRY_HOSTNAME: 'r:5000', STATICREG_REGISTRY_USER: 'ops' })).message).to.include(
       'STATICREG_REGISTRY_PASSWORD is required',
     );
-    expect(failure(() => loadBrowseConfig({ STATICREG_REGISTRY_HOSTNAME: 'r:5000', STATICREG_REGISTRY_CA_FILE: join(dir, 'missing.pem') })).variable).to.equal(
+    expect(configError(() => loadBrowseConfig({ STATICREG_REGISTRY_HOSTNAME: 'r:5000', STATICREG_REGISTRY_CA_FILE: join(dir, 'missing.pem') })).variable).to.equal(
       'STATICREG_REGISTRY_CA_FILE',
     );
-    const flag = failure(() => loadBrowseConfig({ STATICREG_REGISTRY_HOSTNAME: 'r:5000', STATICREG_REGISTRY_INSECURE_SKIP_VERIFY: 'maybe' }));
+    const flag = configError(() => loadBrowseConfig({ STATICREG_REGISTRY_HOSTNAME: 'r:5000', STATICREG_REGISTRY_INSECURE_SKIP_VERIFY: 'maybe' }));
     expect(flag.message).to.include('must be true or false');
-    const rate = failure(() => loadBrowseConfig({ STATICREG_BROWSE_CRAWL_RATE: 'fast' }));
+    const rate = configError(() => loadBrowseConfig({ STATICREG_BROWSE_CRAWL_RATE: 'fast' }));
     expect(rate.variable).to.equal('STATICREG_BROWSE_CRAWL_RATE');
   });
 
   it('refuses credentials inside STATICREG_REGISTRY_HOSTNAME, naming the variables to use, without echoing them', () => {
     for (const hostname of ['https://ops:s3cret@registry.example:5000', 'ops:s3cret@registry.example', 'http://ops:p@ss/w0rd@registry.example', 'https://s3cret@registry.example']) {
       for (const load of [loadBrowseConfig, loadWorkerConfig]) {
-        const error = failure(() => load({ STATICREG_REGISTRY_HOSTNAME: hostname }));
+        const error = configError(() => load({ STATICREG_REGISTRY_HOSTNAME: hostname }));
         expect(error.variable).to.equal('STATICREG_REGISTRY_HOSTNAME');
         expect(error.message).to.include('STATICREG_REGISTRY_USER and STATICREG_REGISTRY_PASSWORD');
         expect(error.message).to.not.match(/s3cret|w0rd|ops|ss/);

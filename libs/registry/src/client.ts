@@ -106,6 +106,19 @@ function describeNetworkError(error: unknown): string {
   return [...new Set(parts.filter((part) => part))].join(': ');
 }
 
+/** Connections to the registry: its TLS trust (a CA bundle, or verification off when chosen), a connect timeout. */
+export function registryDispatcher(tls: RegistryTlsOptions | undefined, timeoutMs: number, connections: number): Agent {
+  return new Agent({
+    connections,
+    keepAliveTimeout: 10_000,
+    connect: {
+      ...(tls?.ca ? { ca: tls.ca } : {}),
+      ...(tls?.insecureSkipVerify ? { rejectUnauthorized: false } : {}),
+      timeout: timeoutMs,
+    },
+  });
+}
+
 /** The registry's `{"errors": [{"code", "message"}]}` body, as one line. */
 async function errorOf(response: Dispatcher.ResponseData): Promise<{ code?: string; message?: string }> {
   try {
@@ -135,15 +148,7 @@ export class RegistryClient {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.origin = new URL(this.baseUrl).origin;
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.dispatcher = new Agent({
-      connections: options.connections ?? 8,
-      keepAliveTimeout: 10_000,
-      connect: {
-        ...(options.tls?.ca ? { ca: options.tls.ca } : {}),
-        ...(options.tls?.insecureSkipVerify ? { rejectUnauthorized: false } : {}),
-        timeout: this.timeoutMs,
-      },
-    });
+    this.dispatcher = registryDispatcher(options.tls, this.timeoutMs, options.connections ?? 8);
   }
 
   /** Closes the connections to the registry. */

@@ -1,7 +1,7 @@
 // A person's registry credentials checked with the registry itself, and the repositories its token service lets them pull.
 import { Agent, request, type Dispatcher } from 'undici';
 import { parseChallenge, parseTokenResponse, type AuthChallenge } from './auth.js';
-import { RegistryError, type RegistryTlsOptions } from './client.js';
+import { registryDispatcher, RegistryError, type RegistryTlsOptions } from './client.js';
 
 export interface RegistryUserAccessOptions {
   /** e.g. http://registry:5000 */
@@ -62,14 +62,7 @@ export class RegistryUserAccess {
   constructor(private readonly options: RegistryUserAccessOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.dispatcher = new Agent({
-      connections: 4,
-      connect: {
-        ...(options.tls?.ca ? { ca: options.tls.ca } : {}),
-        ...(options.tls?.insecureSkipVerify ? { rejectUnauthorized: false } : {}),
-        timeout: this.timeoutMs,
-      },
-    });
+    this.dispatcher = registryDispatcher(options.tls, this.timeoutMs, 4);
   }
 
   async close(): Promise<void> {

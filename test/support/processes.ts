@@ -9,8 +9,10 @@ export type AppName = 'receiver' | 'worker' | 'browse';
 
 export interface AppProcess {
   child: ChildProcess;
-  /** Everything the process wrote, stdout and stderr (pino JSON lines). */
+  /** Everything the process wrote, stdout and stderr (pino JSON lines); only the last part if keepOutputChars is set. */
   output(): string;
+  /** Characters the process wrote in all, kept or not. */
+  outputChars(): number;
   /** The parsed pino lines with this message (whole lines only: the process may be mid-write). */
   logLines(msg: string): Array<Record<string, unknown>>;
   /** Sends a signal and waits for the exit code. */
@@ -30,7 +32,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export function startApp(app: AppName, env: Record<string, string>, entry = 'main.ts'): AppProcess {
+export interface StartOptions {
+  /** Keep only about the last this many characters of output: a long run that logs every failure would outgrow a string. */
+  keepOutputChars?: number;
+}
+
+export function startApp(app: AppName, env: Record<string, string>, entry = 'main.ts', options: StartOptions = {}): AppProcess {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', '--conditions=staticreg-source', `apps/${app}/src/${entry}`],
@@ -41,13 +48,26 @@ export function startApp(app: AppName, env: Record<string, string>, entry = 'mai
     },
   );
   let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let outputChars = 0;
+  const keep = options.keepOutputChars;
+  const append = (chunk: Buffer): void => {
+    const text = chunk.toString();
+    outputChars += text.length;
+    output += text;
+    // Cut at a line start so logLines still sees whole lines.
+    if (keep !== undefined && output.length > 2 * keep) {
+      const lineStart = output.indexOf('\n', output.length - keep);
+      output = output.slice(lineStart < 0 ? output.length - keep : lineStart + 1);
+    }
+  };
+  child.stdout!.on('data', append);
+  child.stderr!.on('data', append);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,
     exited,
     output: () => output,
+    outputChars: () => outputChars,
     logLines: (msg) =>
       output
         .split('\n')

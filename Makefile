@@ -10,7 +10,7 @@ export STATICREG_DB_URL STATICREG_REDIS_URL
 NODE := node
 APPS := apps/receiver apps/worker apps/browse
 
-.PHONY: help deps test-deps build typecheck schema migrate replay-failed receiver worker browse run test test-unit bench up down clean
+.PHONY: help deps test-deps build typecheck schema migrate replay-failed receiver worker browse run test test-unit soak bench up down clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -62,6 +62,11 @@ test: test-deps typecheck ## Run every test: unit, integration (Postgres, Redis)
 
 test-unit: node_modules/.package-lock.json ## Run the unit tests only
 	npx mocha --spec 'libs/*/src/**/*.spec.ts' --spec 'apps/*/src/**/*.spec.ts'
+
+# `make test` runs the soak once, under the default count policy; `make soak` runs it under both.
+soak: export STATICREG_SOAK_POLICIES ?= sessions,guide
+soak: test-deps ## Run the soak test (docs/soak.md): worker kills, a Postgres restart, a read-only database
+	npx mocha --config test/soak/mocharc.json
 
 bench: test-deps build ## Run the benchmarks in bench/ and print their figures
 	$(NODE) --expose-gc --import tsx --conditions=staticreg-source bench/run.ts

@@ -65,7 +65,7 @@ test-unit: node_modules/.package-lock.json ## Run the unit tests only
 
 # `make test` runs the soak once, under the default count policy; `make soak` runs it under both.
 soak: export STATICREG_SOAK_POLICIES ?= sessions,guide
-soak: test-deps ## Run the soak test (docs/soak.md): worker kills, a Postgres restart, a read-only database
+soak: deps ## Run the soak test (docs/soak.md): worker kills, a Postgres restart, a read-only database
 	npx mocha --config test/soak/mocharc.json
 
 bench: test-deps build ## Run the benchmarks in bench/ and print their figures

@@ -13,6 +13,9 @@ import { NotificationSender } from '../support/notification-sender.js';
 import { loadSoakSettings } from './soak-settings.js';
 import { differences, plannedPulls, referenceCounts, rowKey, type PlannedPull } from './soak-traffic.js';
 
+/** The token the receiver requires and the senders send, as a registry's notification endpoint is configured. */
+const WEBHOOK_TOKEN = 'soak-webhook-token-0123456789abcdef';
+
 const settings = loadSoakSettings();
 const DATABASE = 'soak';
 /** Output kept per process: enough to diagnose, bounded however much a failing worker logs. */
@@ -102,7 +105,7 @@ for (const policy of settings.policies) {
       const receiverPort = await freePort();
       let receiver: AppProcess | undefined;
       const startReceiver = async (): Promise<void> => {
-        receiver = startApp('receiver', { STATICREG_REDIS_URL: redis!.url, STATICREG_RECEIVER_PORT: String(receiverPort), STATICREG_LOG_LEVEL: 'warn' }, 'main.ts', {
+        receiver = startApp('receiver', { STATICREG_REDIS_URL: redis!.url, STATICREG_RECEIVER_PORT: String(receiverPort), STATICREG_WEBHOOK_TOKEN: WEBHOOK_TOKEN, STATICREG_LOG_LEVEL: 'warn' }, 'main.ts', {
           keepOutputChars: KEEP_OUTPUT_CHARS,
         });
         apps.push(receiver);
@@ -164,6 +167,7 @@ for (const policy of settings.policies) {
           new NotificationSender<PlannedPull>({
             name: `registry-${sender}`,
             url: `http://127.0.0.1:${receiverPort}/api/webhook/registry`,
+            token: WEBHOOK_TOKEN,
             pullAt: (index) => pulls[index]!,
             attemptTimeoutMs: 1000,
             threshold: 3,

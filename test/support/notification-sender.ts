@@ -15,6 +15,8 @@ export interface SentPull {
 export interface SenderOptions<P extends SentPull = SentPull> {
   name: string;
   url: string;
+  /** The receiver's webhook token, sent as the registry's configured Authorization header. */
+  token: string;
   /** Builds the i-th event of this sender (i from 0). */
   pullAt(index: number): P;
   /** Per attempt, as the registry's `timeout` (default 1 s). */
@@ -135,7 +137,11 @@ export class NotificationSender<P extends SentPull = SentPull> {
       try {
         const response = await fetch(this.options.url, {
           method: 'POST',
-          headers: { 'Content-Type': 'application/vnd.docker.distribution.events.v1+json', 'User-Agent': 'Go-http-client/1.1' },
+          headers: {
+            'Content-Type': 'application/vnd.docker.distribution.events.v1+json',
+            'User-Agent': 'Go-http-client/1.1',
+            Authorization: `Bearer ${this.options.token}`,
+          },
           body,
           signal: AbortSignal.timeout(this.options.attemptTimeoutMs),
         });

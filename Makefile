@@ -61,7 +61,7 @@ test: test-deps typecheck ## Run every test: unit, integration (Postgres, Redis)
 	npx mocha
 
 test-unit: node_modules/.package-lock.json ## Run the unit tests only
-	npx mocha --spec 'libs/*/src/**/*.spec.ts' --spec 'apps/*/src/**/*.spec.ts'
+	npx mocha --config test/unit.mocharc.json
 
 # `make test` runs the soak once, under the default count policy; `make soak` runs it under both.
 soak: export STATICREG_SOAK_POLICIES ?= sessions,guide

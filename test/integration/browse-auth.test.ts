@@ -82,6 +82,8 @@ describe('browse sign-in against the registry', function () {
         alice: { password: 'alice-pw', pull: ['team-a/*'] },
         bob: { password: 'bob-pw', pull: ['team-b/*'] },
         carol: { password: 'carol-pw', pull: ['team-a/*'] },
+        dave: { password: 'dave-pw', pull: ['team-a/*'] },
+        erin: { password: 'erin-pw', pull: ['team-b/*'] },
         // An admin of browse whom the registry grants nothing: browse's admin role shows everything anyway.
         root: { password: 'root-pw', pull: ['nothing/*'] },
       });
@@ -259,6 +261,25 @@ describe('browse sign-in against the registry', function () {
       expect((await new BrowseSession(base).signIn('alice', 'alice-pw')).status).to.equal(303);
       // Nor is a password ever written to the log.
       expect(browse.output()).to.not.include('carol-pw').and.not.include('alice-pw').and.not.include('guess');
+    });
+
+    it('counts sign-ins still in flight: parallel guesses get no more tries than the limit', async () => {
+      const asked = () => tokens.requests.filter((request) => request.user === 'dave').length;
+      const before = asked();
+      const answers = await Promise.all(Array.from({ length: 20 }, () => new BrowseSession(base).signIn('dave', 'guess')));
+      const statuses = answers.map((answer) => answer.status).sort();
+      expect(statuses.filter((status) => status === 401)).to.have.length(3);
+      expect(statuses.filter((status) => status === 429)).to.have.length(17);
+      expect(asked() - before, 'token service requests for dave').to.be.at.most(3);
+    });
+
+    it('never locks out an API client whose credentials were just verified', async () => {
+      const client = new BrowseSession(base);
+      expect((await client.get('/api/tree', basicAuth('erin', 'erin-pw'))).status).to.equal(200);
+      const guesses = [];
+      for (let i = 0; i < 4; i += 1) guesses.push((await client.get('/api/tree', basicAuth('erin', `guess-${i}`))).status);
+      expect(guesses).to.deep.equal([401, 401, 401, 429]);
+      expect((await client.get('/api/tree', basicAuth('erin', 'erin-pw'))).status).to.equal(200);
     });
 
     it('signs out only with a same-origin request carrying the session token', async () => {

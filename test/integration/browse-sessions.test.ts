@@ -64,7 +64,7 @@ describe('browse sessions in Redis', () => {
       const sessions = new SessionStore(gone, { idleMs: 60_000, maxMs: 600_000 });
       expect((await failure(sessions.get('y'.repeat(43)))).status).to.equal(503);
       const limiter = new SignInLimiter(gone, { maxFailuresPerUser: 1, maxFailuresPerAddress: 1, windowMs: 1000 });
-      expect((await failure(limiter.check('alice', '127.0.0.1'))).status).to.equal(503);
+      expect((await failure(limiter.begin('alice', '127.0.0.1'))).status).to.equal(503);
     } finally {
       gone.disconnect();
     }

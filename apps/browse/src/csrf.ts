@@ -52,7 +52,7 @@ function crossSiteProblem(req: Request): string | undefined {
  * back in a header, which a cross-site form cannot set and a cross-site fetch cannot send without a CORS
  * preflight browse never allows; the header must equal the cookie, binding it to this browser.
  */
-export function createCsrfProtection(secret: string | Buffer): CsrfProtection {
+export function createCsrfProtection(secret: string | Buffer, options: { secureCookies?: boolean } = {}): CsrfProtection {
   const sign = (nonce: string) => createHmac('sha256', secret).update(nonce).digest('base64url');
   const isValid = (token: string | undefined): token is string => {
     const [nonce, signature, extra] = (token ?? '').split('.');
@@ -65,7 +65,7 @@ export function createCsrfProtection(secret: string | Buffer): CsrfProtection {
       if (isValid(existing)) return existing;
       const nonce = randomBytes(18).toString('base64url');
       const token = `${nonce}.${sign(nonce)}`;
-      res.cookie(CSRF_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/' });
+      res.cookie(CSRF_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: options.secureCookies === true || req.secure, path: '/' });
       return token;
     },
     requireSameOrigin(req, _res, next) {

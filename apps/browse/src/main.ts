@@ -47,7 +47,7 @@ async function main(): Promise<void> {
       createAuthRouter(auth.deps),
       registryFeature.router,
       dashboardAccess(),
-      createDashboardRouter({ db, queue, redis, visibleRepositories, csrf: createCsrfProtection(config.csrfSecret ?? randomBytes(32)) }),
+      createDashboardRouter({ db, queue, redis, visibleRepositories, csrf: createCsrfProtection(config.csrfSecret ?? randomBytes(32), { secureCookies: config.auth.secureCookies }) }),
     ],
   });
   const server = await listen(app, config.port, config.bind);

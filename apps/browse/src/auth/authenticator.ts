@@ -16,11 +16,15 @@ export interface RegistryAuthenticatorDeps {
   maxCachedCredentials?: number;
 }
 
-/** A registry that cannot answer is not a wrong password: 503, and the attempt is not counted as a failure. */
+/**
+ * A registry that cannot answer is not a wrong password: 503, and the attempt is not counted as a failure. The
+ * answer goes to anonymous visitors, so it names no host or address; the registry error stays its cause.
+ */
 function unavailable(error: unknown): never {
   if (error instanceof HttpError) throw error;
-  const message = error instanceof RegistryError ? error.message : 'unexpected error';
-  throw new HttpError(503, `the registry could not check the credentials: ${message}`, { 'Retry-After': '10' });
+  const refused = new HttpError(503, 'the registry could not check the credentials right now: try again in a moment', { 'Retry-After': '10' });
+  (refused as Error & { cause?: unknown }).cause = error instanceof RegistryError ? error : undefined;
+  throw refused;
 }
 
 /** Who signed in: an admin, or someone who sees the repositories the registry lets them pull. */
@@ -56,12 +60,24 @@ export class RegistryAuthenticator {
     }
   }
 
-  /** authenticate(), reused for accessTtlMs: API clients send their credentials with every request. */
-  async authenticateCached(user: string, password: string): Promise<Identity | undefined> {
-    const key = createHmac('sha256', this.cacheKey).update(user).update('\0').update(password).digest('base64url');
+  private keyOf(user: string, password: string): string {
+    return createHmac('sha256', this.cacheKey).update(user).update('\0').update(password).digest('base64url');
+  }
+
+  /** Credentials verified within accessTtlMs: their identity, with no registry request (and no attempt counted). */
+  cached(user: string, password: string): Identity | undefined {
+    const key = this.keyOf(user, password);
     const cached = this.cache.get(key);
     if (cached && cached.expiresAt > this.now()) return cached.identity;
     this.cache.delete(key);
+    return undefined;
+  }
+
+  /** authenticate(), reused for accessTtlMs: API clients send their credentials with every request. */
+  async authenticateCached(user: string, password: string): Promise<Identity | undefined> {
+    const cached = this.cached(user, password);
+    if (cached) return cached;
+    const key = this.keyOf(user, password);
     const identity = await this.authenticate(user, password);
     if (identity) {
       this.cache.set(key, { identity, expiresAt: this.now() + this.deps.accessTtlMs });

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { HttpError } from '@staticreg/http';
 import { isStateChanging, requireCsrfToken, requireSameOrigin } from './csrf.js';
 import { safeNext, signInPage } from './pages.js';
-import type { RegistryAuthenticator } from './authenticator.js';
+import type { Identity, RegistryAuthenticator } from './authenticator.js';
 import { proxyAuth, type ProxyAuthDeps } from './proxy.js';
 import type { SessionStore } from './sessions.js';
 import { TooManySignIns, type SignInLimiter } from './sign-in-limiter.js';
@@ -86,6 +86,18 @@ export function createAuthRouter(deps: AuthDeps): Router {
   }
 
   const { sessions, limiter, authenticator, log } = deps;
+  /** Asks the registry for an attempt limiter.begin() counted: a right password or an unanswered one gives it back. */
+  const authenticateCounted = async (user: string, address: string, ask: () => Promise<Identity | undefined>): Promise<Identity | undefined> => {
+    let identity: Identity | undefined;
+    try {
+      identity = await ask();
+    } catch (error) {
+      await limiter.undo(user, address);
+      throw error;
+    }
+    if (identity) await limiter.succeeded(user, address);
+    return identity;
+  };
   const setSessionCookie = (req: Request, res: Response, id: string): void => {
     res.cookie(SESSION_COOKIE, id, { httpOnly: true, sameSite: 'lax', secure: deps.secureCookies || req.secure, path: '/', maxAge: deps.sessionMaxMs });
   };
@@ -118,20 +130,19 @@ export function createAuthRouter(deps: AuthDeps): Router {
       return;
     }
     try {
-      await limiter.check(user, address);
+      await limiter.begin(user, address);
     } catch (error) {
       if (!(error instanceof TooManySignIns)) throw error;
       refuse(429, `Too many failed sign-ins: try again in ${error.retryAfterSeconds} seconds.`, error.headers);
       return;
     }
-    const identity = await authenticator.authenticate(user, password);
+    const identity = await authenticateCounted(user, address, () => authenticator.authenticate(user, password));
     if (!identity) {
-      await limiter.recordFailure(user, address);
-      log.info({ user, address }, 'Sign-in refused by the registry');
+      // No user name on a failure: people type their password into that field.
+      log.info({ address }, 'Sign-in refused by the registry');
       refuse(401, 'The registry did not accept this user name and password.');
       return;
     }
-    await limiter.recordSuccess(user, address);
     const { id } = await sessions.create(user, identity.admin, identity.access);
     log.info({ user, address, admin: identity.admin, repositories: identity.access.kind === 'all' ? 'all' : identity.access.names.size }, 'Signed in');
     setSessionCookie(req, res, id);
@@ -161,10 +172,15 @@ export function createAuthRouter(deps: AuthDeps): Router {
       const credentials = basicCredentials(req);
       if (credentials) {
         const address = clientAddress(req);
-        await limiter.check(credentials.user, address);
-        const identity = await authenticator.authenticateCached(credentials.user, credentials.password);
+        // Credentials verified a moment ago are not an attempt: nobody can lock out a client whose password is right.
+        let identity = authenticator.cached(credentials.user, credentials.password);
         if (!identity) {
-          await limiter.recordFailure(credentials.user, address);
+          await limiter.begin(credentials.user, address);
+          identity = await authenticateCounted(credentials.user, address, () =>
+            authenticator.authenticateCached(credentials.user, credentials.password),
+          );
+        }
+        if (!identity) {
           throw new HttpError(401, 'the registry did not accept these credentials', { 'WWW-Authenticate': 'Basic realm="staticreg", charset="UTF-8"', 'Cache-Control': 'no-store' });
         }
         viewer = { user: credentials.user, admin: identity.admin, access: identity.access, csrfToken: undefined };
@@ -178,8 +194,9 @@ export function createAuthRouter(deps: AuthDeps): Router {
       requireSameOrigin(req);
       if (session) requireCsrfToken(req, session.csrfToken);
     }
-    // What one person sees is not for a shared cache.
+    // What one person sees is not for a shared cache; routes may only narrow this (no-store, a short max-age).
     res.set('Vary', 'Cookie, Authorization');
+    res.set('Cache-Control', 'private');
     setViewer(res, viewer);
     next();
   });

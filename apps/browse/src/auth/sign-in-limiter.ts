@@ -35,37 +35,38 @@ export class SignInLimiter {
     };
   }
 
-  /** Throws TooManySignIns when either limit is reached. */
-  async check(user: string, address: string): Promise<void> {
-    return orRedisUnavailable(() => this.checkCounters(user, address));
-  }
-
-  private async checkCounters(user: string, address: string): Promise<void> {
+  /**
+   * Counts an attempt before the registry is asked, in one transaction with the check, so that attempts still in
+   * flight count too: many parallel guesses get no more tries than sequential ones. Throws TooManySignIns past
+   * either limit. The window starts at a counter's first attempt.
+   */
+  async begin(user: string, address: string): Promise<void> {
     const keys = this.keys(user, address);
-    const [[, userCount], [, userTtl], [, addressCount], [, addressTtl]] = (await this.redis
-      .multi()
-      .get(keys.user)
-      .pttl(keys.user)
-      .get(keys.address)
-      .pttl(keys.address)
-      .exec()) as Array<[Error | null, unknown]> as [[null, string | null], [null, number], [null, string | null], [null, number]];
+    const transaction = this.redis.multi();
+    for (const key of [keys.user, keys.address]) transaction.set(key, '0', 'PX', this.limits.windowMs, 'NX').incr(key).pttl(key);
+    const replies = (await orRedisUnavailable(() => transaction.exec())) as Array<[Error | null, unknown]>;
+    const [userCount, userTtl, addressCount, addressTtl] = [1, 2, 4, 5].map((i) => Number(replies[i]![1]));
     const waits: number[] = [];
-    if (Number(userCount ?? 0) >= this.limits.maxFailuresPerUser) waits.push(userTtl);
-    if (Number(addressCount ?? 0) >= this.limits.maxFailuresPerAddress) waits.push(addressTtl);
+    if (userCount! > this.limits.maxFailuresPerUser) waits.push(userTtl!);
+    if (addressCount! > this.limits.maxFailuresPerAddress) waits.push(addressTtl!);
     if (waits.length === 0) return;
+    // A refused attempt never reaches the registry: it is not counted, so refusals do not prolong or spread a lockout.
+    await orRedisUnavailable(() => this.redis.multi().decr(keys.user).decr(keys.address).exec());
     throw new TooManySignIns(Math.max(1, Math.ceil(Math.max(...waits, 1000) / 1000)));
   }
 
-  /** Counts a failure; the window starts at a counter's first failure. */
-  async recordFailure(user: string, address: string): Promise<void> {
+  /**
+   * The attempt was right: the user's counter is cleared and the address gets its attempt back (one right password
+   * does not vouch for the address's other attempts, but is not held against it either).
+   */
+  async succeeded(user: string, address: string): Promise<void> {
     const keys = this.keys(user, address);
-    const transaction = this.redis.multi();
-    for (const key of [keys.user, keys.address]) transaction.set(key, '0', 'PX', this.limits.windowMs, 'NX').incr(key);
-    await orRedisUnavailable(() => transaction.exec());
+    await orRedisUnavailable(() => this.redis.multi().del(keys.user).decr(keys.address).exec());
   }
 
-  /** A successful sign-in clears the user's counter (not the address's: one right password does not vouch for others). */
-  async recordSuccess(user: string, address: string): Promise<void> {
-    await orRedisUnavailable(() => this.redis.del(this.keys(user, address).user));
+  /** The registry could not answer: not a failure, so both counters get the attempt back. */
+  async undo(user: string, address: string): Promise<void> {
+    const keys = this.keys(user, address);
+    await orRedisUnavailable(() => this.redis.multi().decr(keys.user).decr(keys.address).exec());
   }
 }

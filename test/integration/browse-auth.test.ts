@@ -37,15 +37,21 @@ async function startBrowse(registry: TestRegistry, service: { user: string; pass
     STATICREG_BROWSE_CRAWL_RATE: '0',
     ...extra,
   });
-  await waitForHttp(`${base}/healthz`, browse);
-  // Every repository listed and read, seen through the service account's eyes (basic credentials on the API).
-  const admin = new BrowseSession(base);
-  await eventually(async () => {
-    const answer = await admin.get('/api/catalog', basicAuth(service.user, service.password));
-    if (answer.status !== 200) return false;
-    const catalog = JSON.parse(answer.body) as { repositories: number; neverRefreshed: number };
-    return catalog.repositories === REPOSITORIES.length && catalog.neverRefreshed === 0;
-  }, 30_000, 'the first crawl pass');
+  try {
+    await waitForHttp(`${base}/healthz`, browse);
+    // Every repository listed and read, seen through the service account's eyes (basic credentials on the API).
+    const admin = new BrowseSession(base);
+    await eventually(async () => {
+      const answer = await admin.get('/api/catalog', basicAuth(service.user, service.password));
+      if (answer.status !== 200) return false;
+      const catalog = JSON.parse(answer.body) as { repositories: number; neverRefreshed: number };
+      return catalog.repositories === REPOSITORIES.length && catalog.neverRefreshed === 0;
+    }, 30_000, 'the first crawl pass');
+  } catch (error) {
+    // Not yet in the suite's stop list: a browse that never got ready must not outlive the run.
+    await browse.stop('SIGKILL');
+    throw error;
+  }
   return { browse, base };
 }
 

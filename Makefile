@@ -71,11 +71,12 @@ soak: deps ## Run the soak test (docs/soak.md): worker kills, a Postgres restart
 bench: test-deps build ## Run the benchmarks in bench/ and print their figures
 	$(NODE) --expose-gc --import tsx --conditions=staticreg-source bench/run.ts
 
+# docker-compose.yml has no top-level `name:` (docker-compose 1.29 rejects it), so the project is named here.
 up: ## Start the whole stack with docker compose (needs a Docker engine)
-	docker compose up --build
+	docker compose -p staticreg up --build
 
 down: ## Stop the docker compose stack
-	docker compose down
+	docker compose -p staticreg down
 
 clean: ## Remove build output
 	rm -rf apps/*/dist libs/*/dist

@@ -10,7 +10,7 @@ export STATICREG_DB_URL STATICREG_REDIS_URL
 NODE := node
 APPS := apps/receiver apps/worker apps/browse
 
-.PHONY: help deps test-deps build typecheck schema migrate replay-failed receiver worker browse run test test-unit soak bench up down clean
+.PHONY: help deps test-deps build typecheck schema migrate replay-failed receiver worker browse run test test-unit test-deploy soak bench up down clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ test: test-deps typecheck ## Run every test: unit, integration (Postgres, Redis)
 
 test-unit: node_modules/.package-lock.json ## Run the unit tests only
 	npx mocha --config test/unit.mocharc.json
+
+test-deploy: ## As root: build the image, run docker-compose.yml under podman, count a pull through it (scripts/test-deploy.sh)
+	@bash scripts/test-deploy.sh
 
 # `make test` runs the soak once, under the default count policy; `make soak` runs it under both.
 soak: export STATICREG_SOAK_POLICIES ?= sessions,guide

@@ -15,6 +15,9 @@ registry_port=${STATICREG_TEST_DEPLOY_REGISTRY_PORT:-15000}
 browse_port=${STATICREG_TEST_DEPLOY_BROWSE_PORT:-18080}
 receiver_port=${STATICREG_TEST_DEPLOY_RECEIVER_PORT:-18093}
 run_dir=$repo/.tmp/test-deploy
+# Short and fixed: a unix socket path must stay under 108 bytes wherever the clone lives.
+socket_dir=${TMPDIR:-/tmp}/staticreg-test-deploy
+socket=$socket_dir/podman.sock
 started=$SECONDS
 
 say() { printf '[test-deploy %3ds] %s\n' "$((SECONDS - started))" "$*"; }
@@ -60,14 +63,14 @@ remove_project() {
 # The podman service and health loop of a run that was killed: only if the pid is still one of ours.
 if [ -f "$run_dir/pids" ]; then
   while read -r pid; do
-    if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -e "$run_dir/podman.sock" -e test-deploy.sh; then
+    if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -e "$socket" -e test-deploy.sh; then
       kill "$pid" 2>/dev/null || true
     fi
   done < "$run_dir/pids"
 fi
 remove_project
-rm -rf "$run_dir"
-mkdir -p "$run_dir"
+rm -rf "$run_dir" "$socket_dir"
+mkdir -p "$run_dir" "$socket_dir"
 
 # --- images ------------------------------------------------------------------------------------------
 bash scripts/deploy/base-images.sh
@@ -84,7 +87,6 @@ printf 'FROM scratch\nCOPY probe.txt /probe.txt\n' > "$run_dir/Containerfile"
 podman build --quiet --pull=never -f "$run_dir/Containerfile" -t localhost/staticreg-probe:latest "$run_dir" >/dev/null
 
 # --- the engine, and what podman does not do by itself here --------------------------------------------
-socket=$run_dir/podman.sock
 podman system service --time=0 "unix://$socket" >"$run_dir/podman-service.log" 2>&1 &
 echo $! >> "$run_dir/pids"
 export DOCKER_HOST=unix://$socket
@@ -106,6 +108,7 @@ stop_helpers() {
     while read -r pid; do kill "$pid" 2>/dev/null || true; done < "$run_dir/pids"
     rm -f "$run_dir/pids"
   fi
+  rm -rf "$socket_dir"
 }
 on_exit() {
   local status=$?

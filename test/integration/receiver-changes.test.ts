@@ -32,6 +32,9 @@ async function startReceiver(
     enqueueTimeoutMs: options.enqueueTimeoutMs ?? 750,
     changesStream: STREAM,
   });
+  // The producer connections fail fast while not yet connected (no offline queue): on a busy machine the first
+  // envelope could otherwise meet a connection still opening and get a 503.
+  await Promise.all([redis, queueRedis].map((connection) => (connection.status === 'ready' ? undefined : new Promise((resolve) => connection.once('ready', resolve)))));
   const server: Server = await listen(app, 0, '127.0.0.1');
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}${WEBHOOK_PATH}`,

@@ -45,6 +45,9 @@ async function startReceiver(redisUrl: string, overrides: { webhookToken?: strin
     bodyLimitBytes: overrides.bodyLimitBytes ?? 1024 * 1024,
     enqueueTimeoutMs: 1000,
   });
+  // The producer connection fails fast while still connecting (no offline queue): wait for it, or the first
+  // envelope of a test on a busy machine could get a 503.
+  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
   const server: Server = await listen(app, 0, '127.0.0.1');
   const { port } = server.address() as AddressInfo;
   return {

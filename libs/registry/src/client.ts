@@ -106,6 +106,19 @@ function describeNetworkError(error: unknown): string {
   return [...new Set(parts.filter((part) => part))].join(': ');
 }
 
+/** A token service's 200 answer: its token and lifetime, or a RegistryError saying what it sent instead. */
+export async function readTokenAnswer(response: Dispatcher.ResponseData, host: string): Promise<NonNullable<ReturnType<typeof parseTokenResponse>>> {
+  let json: unknown;
+  try {
+    json = await response.body.json();
+  } catch {
+    throw new RegistryError(`token service ${host} sent no JSON`, undefined, 'invalid');
+  }
+  const parsed = parseTokenResponse(json);
+  if (!parsed) throw new RegistryError(`token service ${host} sent no token`, undefined, 'invalid');
+  return parsed;
+}
+
 /** Connections to the registry: its TLS trust (a CA bundle, or verification off when chosen), a connect timeout. */
 export function registryDispatcher(tls: RegistryTlsOptions | undefined, timeoutMs: number, connections: number): Agent {
   return new Agent({
@@ -268,14 +281,7 @@ export class RegistryClient {
         response.statusCode === 401 || response.statusCode === 403 ? 401 : response.statusCode,
       );
     }
-    let json: unknown;
-    try {
-      json = await response.body.json();
-    } catch {
-      throw new RegistryError(`token service ${url.host} sent no JSON`, undefined, 'invalid');
-    }
-    const parsed = parseTokenResponse(json);
-    if (!parsed) throw new RegistryError(`token service ${url.host} sent no token`, undefined, 'invalid');
+    const parsed = await readTokenAnswer(response, url.host);
     this.tokens.set(tokenScope, parsed.token, parsed.expiresIn);
     if (scope && scope !== tokenScope) this.tokens.set(scope, parsed.token, parsed.expiresIn);
     return parsed.token;

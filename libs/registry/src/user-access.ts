@@ -1,7 +1,7 @@
 // A person's registry credentials checked with the registry itself, and the repositories its token service lets them pull.
 import { Agent, request, type Dispatcher } from 'undici';
-import { parseChallenge, parseTokenResponse, type AuthChallenge } from './auth.js';
-import { registryDispatcher, RegistryError, type RegistryTlsOptions } from './client.js';
+import { parseChallenge, type AuthChallenge } from './auth.js';
+import { readTokenAnswer, registryDispatcher, RegistryError, type RegistryTlsOptions } from './client.js';
 
 export interface RegistryUserAccessOptions {
   /** e.g. http://registry:5000 */
@@ -126,15 +126,7 @@ export class RegistryUserAccess {
       await response.body.dump();
       throw new RegistryError(`token service ${url.host} answered ${response.statusCode}`, response.statusCode);
     }
-    let json: unknown;
-    try {
-      json = await response.body.json();
-    } catch {
-      throw new RegistryError(`token service ${url.host} sent no JSON`, undefined, 'invalid');
-    }
-    const parsed = parseTokenResponse(json);
-    if (!parsed) throw new RegistryError(`token service ${url.host} sent no token`, undefined, 'invalid');
-    return parsed.token;
+    return (await readTokenAnswer(response, url.host)).token;
   }
 
   /**

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { sql } from 'kysely';
-import { createDb, MIGRATIONS_DIR, migrateToLatest } from '@staticreg/db';
+import { COLUMN_CATALOG, createDb, MIGRATIONS_DIR, migrateToLatest } from '@staticreg/db';
 import { REPO_ROOT, startApp } from '../support/processes.js';
 import { ADMIN_DB_URL, createTestDatabase, type TestDatabase } from '../support/services.js';
 
@@ -48,6 +48,23 @@ describe('schema', () => {
       // Ours, beyond the guide's: a tag's digests over time answered from the index alone.
       'CREATE INDEX idx_container_pull_metrics_repo_tag_date ON container_pull_metrics USING btree (repo_name, tag, pull_date) INCLUDE (digest, architecture, pull_count, updated_at)',
     ]);
+  });
+
+  it('describes every table and column of the migrated schema in the Database type', async () => {
+    database = await createTestDatabase();
+    const live = await sql<{ table_name: string; column_name: string; data_type: string; is_nullable: string }>`
+      select table_name, column_name, data_type, is_nullable from information_schema.columns
+      where table_schema = 'public' and table_name not like 'staticreg_migration%'
+      order by table_name, column_name`.execute(database.db);
+    const migrated: Record<string, Record<string, { type: string; nullable: boolean }>> = {};
+    for (const column of live.rows) {
+      (migrated[column.table_name] ??= {})[column.column_name] = { type: column.data_type, nullable: column.is_nullable === 'YES' };
+    }
+    const typed = JSON.parse(JSON.stringify(COLUMN_CATALOG)) as typeof migrated;
+    expect(Object.keys(typed).sort(), 'tables').to.deep.equal(Object.keys(migrated).sort());
+    for (const table of Object.keys(migrated)) {
+      expect(typed[table], `columns of ${table} (libs/db/src/schema.ts)`).to.deep.equal(migrated[table]);
+    }
   });
 
   it('keeps sql/event_schema.sql equal to the migrations (regenerate with `make schema`)', () => {

@@ -3,6 +3,7 @@ export * from './rules.js';
 export * from './aggregate.js';
 export * from './reference.js';
 export * from './timestamp.js';
+export * from './utc-day.js';
 export * from './architecture.js';
 export * from './sessions.js';
 export * from './registry-changes.js';

@@ -111,7 +111,7 @@ export function evaluateEvent(raw: unknown, options: RuleOptions): EventVerdict 
     event: {
       id: eventId,
       timestamp,
-      pullDate: parsed.utcDate,
+      pullDate: parsed.utcDay,
       time: parsed.epochMs,
       repository,
       tag,

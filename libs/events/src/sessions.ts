@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { ARCHITECTURE_NOT_SPECIFIED } from './architecture.js';
 import { eventTimeMs, type PullEvent } from './rules.js';
+import { utcDayOf } from './utc-day.js';
 
 export const INDEX_MEDIA_TYPES: ReadonlySet<string> = new Set([
   'application/vnd.oci.image.index.v1+json',
@@ -78,10 +79,6 @@ export function toSessionEvent(event: PullEvent): SessionEvent {
     tag: event.tag,
     userAgentArchitecture: event.architecture,
   };
-}
-
-function utcDate(time: number): string {
-  return new Date(time).toISOString().slice(0, 10);
 }
 
 function byTime(a: SessionEvent, b: SessionEvent): number {
@@ -164,7 +161,7 @@ export function countSession(session: readonly SessionEvent[], lookup: ManifestL
     if (parentIndex) for (const event of events) if (event.digest === parentIndex.digest) consumed.add(event);
     counts.push({
       kind: 'pull',
-      pullDate: utcDate(get.time),
+      pullDate: utcDayOf(get.time),
       repository: get.repository,
       tag: resolution?.tag ?? '',
       digest: resolution?.digest ?? parentIndex?.digest ?? get.digest,
@@ -179,7 +176,7 @@ export function countSession(session: readonly SessionEvent[], lookup: ManifestL
       for (const event of events) if (event.digest === get.digest) consumed.add(event);
       counts.push({
         kind: 'pull',
-        pullDate: utcDate(get.time),
+        pullDate: utcDayOf(get.time),
         repository: get.repository,
         tag: resolution?.tag ?? '',
         digest: get.digest,
@@ -198,7 +195,7 @@ export function countSession(session: readonly SessionEvent[], lookup: ManifestL
     checked.add(key);
     counts.push({
       kind: 'check',
-      pullDate: utcDate(event.time),
+      pullDate: utcDayOf(event.time),
       repository: event.repository,
       tag: event.tag,
       digest: event.digest,

@@ -20,7 +20,7 @@ describe('parseRfc3339', () => {
     it(`parses ${input}`, () => {
       const parsed = parseRfc3339(input);
       expect(parsed && new Date(parsed.epochMs).toISOString()).to.equal(iso);
-      expect(parsed?.utcDate).to.equal(date);
+      expect(parsed?.utcDay).to.equal(date);
     });
   }
 

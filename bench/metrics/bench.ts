@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Kysely, PostgresDialect, sql } from 'kysely';
+import { firstDayOfLast } from '@staticreg/events';
 import { MIGRATIONS_DIR, METRICS_SESSION_OPTIONS, migrateToLatest, suggestRepositories, suggestTags, type Database, type MetricsFilter } from '@staticreg/db';
 import { PANELS, SUGGEST_LIMIT } from '../../apps/browse/src/dashboard/api.js';
-import { addDays, DEFAULT_LIMIT, type ParsedMetricsQuery } from '../../apps/browse/src/dashboard/params.js';
+import { DEFAULT_LIMIT, type ParsedMetricsQuery } from '../../apps/browse/src/dashboard/params.js';
 import { generateMetrics, type Generated } from './generate.js';
 
 export const METRICS_ROWS = 10_000_000;
@@ -151,7 +152,7 @@ export async function runMetricsBench(
     rollupRows[table] = Number((await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(db)).rows[0]!.n);
   }
 
-  const range = (days: number): MetricsFilter => ({ from: addDays(lastDay, 1 - days), to: lastDay });
+  const range = (days: number): MetricsFilter => ({ from: firstDayOfLast(days, lastDay), to: lastDay });
   const filters: Array<[string, (days: number) => MetricsFilter]> = [
     ['no filter', (d) => range(d)],
     ['architecture=arm64', (d) => ({ ...range(d), architecture: 'arm64' })],

@@ -16,9 +16,10 @@ import {
   type Database,
   type MetricsFilter,
 } from '@staticreg/db';
+import { utcDayOf } from '@staticreg/events';
 import { HttpError } from '@staticreg/http';
 import { toCsv, type CsvColumn } from './csv.js';
-import { ParameterError, parseMetricsQuery, todayUtc, type ParsedMetricsQuery } from './params.js';
+import { ParameterError, parseMetricsQuery, type ParsedMetricsQuery } from './params.js';
 
 export const METRICS_API = '/api/metrics';
 
@@ -171,7 +172,7 @@ function send<T>(res: Response, panel: PanelDefinition<T>, query: ParsedMetricsQ
 
 export function createMetricsApiRouter(deps: MetricsApiDeps): Router {
   const router = express.Router();
-  const today = () => todayUtc(deps.now?.() ?? new Date());
+  const today = () => utcDayOf(deps.now?.() ?? new Date());
 
   for (const panel of PANELS) {
     router.get(`${METRICS_API}/${panel.name}`, async (req: Request, res: Response) => {

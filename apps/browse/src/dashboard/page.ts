@@ -2,11 +2,12 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import express, { type Router } from 'express';
+import { utcDayOf } from '@staticreg/events';
 import { HttpError } from '@staticreg/http';
 import { accountOf } from '../auth/viewer.js';
 import type { CsrfProtection } from '../csrf.js';
 import { html, page, query, type Account, type SafeHtml } from '../html.js';
-import { DAY_PRESETS, ParameterError, parseMetricsQuery, todayUtc, type ParsedMetricsQuery } from './params.js';
+import { DAY_PRESETS, ParameterError, parseMetricsQuery, type ParsedMetricsQuery } from './params.js';
 
 /** Chart.js's self-contained UMD build, served from node_modules (no CDN: the CSP allows 'self' only). */
 export const CHART_JS_PATH = '/dashboard/vendor/chart.umd.min.js';
@@ -126,7 +127,7 @@ export function createDashboardPageRouter(options: { now?: () => Date; csrf: Csr
   router.get('/dashboard', (req, res) => {
     let parsed: ParsedMetricsQuery;
     try {
-      parsed = parseMetricsQuery(req.query as Record<string, unknown>, { today: todayUtc(options.now?.() ?? new Date()) });
+      parsed = parseMetricsQuery(req.query as Record<string, unknown>, { today: utcDayOf(options.now?.() ?? new Date()) });
     } catch (error) {
       if (error instanceof ParameterError) throw new HttpError(400, error.message);
       throw error;

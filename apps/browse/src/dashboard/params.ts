@@ -1,6 +1,6 @@
 // Parses and validates the dashboard's query parameters (shared by the page and the API); a bad one names itself.
 import type { ErrorRequestHandler } from 'express';
-import { isValidRepository, isValidTag } from '@staticreg/events';
+import { daysBetween, firstDayOfLast, isUtcDay, isValidRepository, isValidTag, type UtcDay } from '@staticreg/events';
 import type { MetricsFilter } from '@staticreg/db';
 import { HttpError } from '@staticreg/http';
 
@@ -39,8 +39,8 @@ export interface ParsedMetricsQuery {
 }
 
 export interface ParseOptions {
-  /** Today's UTC date (YYYY-MM-DD): the end of a `days` range. */
-  today: string;
+  /** Today: the end of a `days` range. */
+  today: UtcDay;
   /** Parameters this endpoint needs besides the range. */
   require?: ReadonlyArray<'repository' | 'tag'>;
   /** Parameters this endpoint takes on top of the filter and `format`. */
@@ -48,32 +48,10 @@ export interface ParseOptions {
   defaultLimit?: number;
 }
 
-const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const ARCHITECTURE = /^[a-z0-9_-]{1,32}(?:\/[a-z0-9]{1,8})?$/;
-const DAY_MS = 24 * 3600 * 1000;
 
-export function todayUtc(now: Date = new Date()): string {
-  return now.toISOString().slice(0, 10);
-}
-
-/** Days from `a` to `b` (YYYY-MM-DD), negative if b is earlier. */
-export function daysBetween(a: string, b: string): number {
-  return Math.round((Date.parse(`${b}T00:00:00Z`) - Date.parse(`${a}T00:00:00Z`)) / DAY_MS);
-}
-
-export function addDays(date: string, days: number): string {
-  return new Date(Date.parse(`${date}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
-}
-
-function parseDate(name: string, value: string): string {
-  const match = DATE.exec(value);
-  const valid =
-    match !== null &&
-    (() => {
-      const date = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])));
-      return date.toISOString().slice(0, 10) === value && date.getUTCFullYear() >= 1970;
-    })();
-  if (!valid) throw new ParameterError(name, `must be a date as YYYY-MM-DD, got ${JSON.stringify(value)}`);
+function parseDate(name: string, value: string): UtcDay {
+  if (!isUtcDay(value)) throw new ParameterError(name, `must be a date as YYYY-MM-DD, got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -105,14 +83,14 @@ export function parseMetricsQuery(query: Record<string, unknown>, options: Parse
   const daysText = single(query, 'days');
   const fromText = single(query, 'from');
   const toText = single(query, 'to');
-  let from: string;
-  let to: string;
+  let from: UtcDay;
+  let to: UtcDay;
   let days: number | undefined;
   if (daysText !== undefined) {
     if (fromText !== undefined || toText !== undefined) throw new ParameterError('days', 'cannot be combined with from or to');
     days = parseWhole('days', daysText, 1, MAX_RANGE_DAYS);
     to = options.today;
-    from = addDays(to, 1 - days);
+    from = firstDayOfLast(days, to);
   } else if (fromText !== undefined || toText !== undefined) {
     to = toText === undefined ? options.today : parseDate('to', toText);
     if (fromText === undefined) throw new ParameterError('from', 'is required when to is given');
@@ -124,7 +102,7 @@ export function parseMetricsQuery(query: Record<string, unknown>, options: Parse
   } else {
     days = DEFAULT_DAYS;
     to = options.today;
-    from = addDays(to, 1 - days);
+    from = firstDayOfLast(days, to);
   }
 
   const filter: MetricsFilter = { from, to };

@@ -39,14 +39,3 @@ export function formatAge(thenMs: number, nowMs: number): string {
 export function formatTime(iso: string): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
 }
-
-/** Today's UTC date, YYYY-MM-DD. */
-export function utcDay(nowMs: number): string {
-  return new Date(nowMs).toISOString().slice(0, 10);
-}
-
-/** The UTC day `days - 1` days before `today`, so that "the last N days" includes today. */
-export function daysBefore(today: string, days: number): string {
-  const time = Date.parse(`${today}T00:00:00Z`) - (days - 1) * 86_400_000;
-  return new Date(time).toISOString().slice(0, 10);
-}

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { HttpError } from '@staticreg/http';
-import { daysBefore, formatAge, formatBytes, shortDigest } from './format.js';
+import { formatAge, formatBytes, shortDigest } from './format.js';
 import { parseRepositoryPath, pathParam, tagListParams } from './params.js';
 
 function httpError(run: () => unknown): HttpError {
@@ -42,7 +42,5 @@ describe('registry page parameters and formats', () => {
       '2 h ago',
       '3 days ago',
     ]);
-    // "the last 7 days" includes today.
-    expect(daysBefore('2026-03-01', 7)).to.equal('2026-02-23');
   });
 });

@@ -15,10 +15,11 @@ import {
   type TagRow,
   type TagUsage,
 } from '@staticreg/catalog';
+import { firstDayOfLast, utcDayOf } from '@staticreg/events';
 import { HttpError } from '@staticreg/http';
 import { RegistryError } from '@staticreg/registry';
 import { mayPull, type RepositoryAccess } from '../auth/viewer.js';
-import { daysBefore, shortDigest, utcDay } from './format.js';
+import { shortDigest } from './format.js';
 import { FOLDER_PAGE_SIZE, SEARCH_PAGE_SIZE, TAG_PAGE_SIZE, type TagListParams } from './params.js';
 
 export interface RegistryBrowserDeps {
@@ -203,8 +204,8 @@ export class RegistryBrowser {
 
   async repository(name: string, params: TagListParams, access: RepositoryAccess): Promise<RepositoryView> {
     await this.repositoryOrNotFound(name, access);
-    const today = utcDay(this.now());
-    const unseenSince = params.unseenDays === undefined ? undefined : daysBefore(today, params.unseenDays);
+    const today = utcDayOf(this.now());
+    const unseenSince = params.unseenDays === undefined ? undefined : firstDayOfLast(params.unseenDays, today);
     const page = await this.deps.store.listTags(name, {
       sort: params.sort,
       order: params.order,
@@ -227,7 +228,7 @@ export class RegistryBrowser {
 
   async tag(name: string, tag: string, access: RepositoryAccess): Promise<TagDetailView> {
     const repository = await this.repositoryOrNotFound(name, access);
-    const row = await this.deps.store.getTag(name, tag, utcDay(this.now()));
+    const row = await this.deps.store.getTag(name, tag, utcDayOf(this.now()));
     if (!row) throw new HttpError(404, `no tag ${tag} in ${name}`);
     let manifest = await this.deps.store.getDetails(row.digest);
     if (!manifest) {

@@ -12,7 +12,7 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
-import type { PullEvent, SessionCount } from '@staticreg/events';
+import { addDays, type PullEvent, type SessionCount } from '@staticreg/events';
 import { MIGRATIONS_DIR, isConflict, type Database } from '@staticreg/db';
 import { storePullBatch, storeSessionBatch } from '@staticreg/ingest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/services.js';
@@ -133,9 +133,8 @@ function batchesOf(events: readonly PullEvent[]): PullEvent[][] {
 
 /** Monday of the ISO week of a YYYY-MM-DD day, as date_trunc('week', ...) gives it. */
 function weekOf(day: string): string {
-  const time = Date.parse(`${day}T00:00:00Z`);
-  const sinceMonday = (new Date(time).getUTCDay() + 6) % 7;
-  return new Date(time - sinceMonday * 86_400_000).toISOString().slice(0, 10);
+  const sinceMonday = (new Date(`${day}T00:00:00Z`).getUTCDay() + 6) % 7;
+  return addDays(day, -sinceMonday);
 }
 
 /** Rollup rows a batch's count changes fall into, over the four rollup tables: what the triggers upsert. */

@@ -9,6 +9,7 @@ import type { Page } from 'playwright-core';
 import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { UnrecoverableError, Worker } from 'bullmq';
+import { addDays, utcDayOf } from '@staticreg/events';
 import { createLogger } from '@staticreg/log';
 import { closeServer, listen } from '@staticreg/http';
 import { createPullQueue, createRedisConnection, IntakeRecorder, publishCountingPause, PULL_QUEUE, type PullJobData } from '@staticreg/queue';
@@ -19,8 +20,7 @@ import { createTestDatabase, eventually, freshRedis, TEST_REDIS_URL, type TestDa
 import { digestOf, enqueue, spreadPulls } from '../support/pulls.js';
 
 const NOW = new Date('2026-03-15T12:00:00Z');
-const DAY_MS = 24 * 3600 * 1000;
-const day = (offset: number) => new Date(NOW.getTime() - offset * DAY_MS).toISOString().slice(0, 10);
+const day = (offset: number) => addDays(utcDayOf(NOW), -offset);
 const OLD_LATEST = digestOf('nginx-old');
 const NEW_LATEST = digestOf('nginx-new');
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { sql } from 'kysely';
 import type { Page } from 'playwright-core';
+import { addDays, utcDayOf } from '@staticreg/events';
 import { launchBrowser, type TestBrowser } from '../support/browser.js';
 import { writeOciLayout } from '../support/oci-layout.js';
 import { buildSpecImage, buildSpecIndex } from '../support/images.js';
@@ -17,7 +18,7 @@ import { createTestDatabase, eventually, TEST_REDIS_URL, type TestDatabase } fro
 const XSS = `<script>window.__pwned = 'script'</script><img src=x onerror="window.__pwned = 'img'"><b onmouseover="window.__pwned = 'hover'">bold</b>`;
 
 function daysAgo(days: number): string {
-  return new Date(Date.now() - days * 86_400_000).toISOString().slice(0, 10);
+  return addDays(utcDayOf(Date.now()), -days);
 }
 
 describe('registry pages in Chromium', function () {

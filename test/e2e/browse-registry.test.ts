@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
+import { utcDayOf } from '@staticreg/events';
 import { writeOciLayout } from '../support/oci-layout.js';
 import { buildSpecImage } from '../support/images.js';
 import { freePort, startApp, waitForHttp, type AppProcess } from '../support/processes.js';
@@ -127,7 +128,7 @@ describe('browse follows registry pushes and deletes, and never counts as a pull
       const tag = (await tags('live/app'))?.find((row) => row.tag === '1.0');
       return tag?.usage && tag.usage.pulls30 === 1 && tag.usage.checks30 === 1 ? tag.usage : undefined;
     }, 60_000, 'one pull and one check of live/app:1.0');
-    expect(usage!.lastSeen).to.equal(new Date().toISOString().slice(0, 10));
+    expect(usage!.lastSeen).to.equal(utcDayOf(Date.now()));
     // Only skopeo's GET is a pull: browse's GETs by tag were skipped by the receiver for their User-Agent.
     const rows = await metricRows(database.db);
     expect(rows.map((row) => [row.repo_name, row.tag, row.pull_count])).to.deep.equal([['live/app', '1.0', 1]]);

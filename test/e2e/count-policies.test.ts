@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
+import { utcDayOf } from '@staticreg/events';
 import { createPullQueue, type PullJobData } from '@staticreg/queue';
 import { buildImage, buildIndex, writeOciLayout, type Platform } from '../support/oci-layout.js';
 import { freePort, REPO_ROOT, startApp, waitForHttp, type AppProcess } from '../support/processes.js';
@@ -211,10 +212,6 @@ const warmUpRepositoryOf = (image: Scenario['image']): string => `e2e/warm-up-${
 const sortRows = (rows: Row[]): Row[] =>
   [...rows].sort((a, b) => [a.tag, a.image, a.architecture].join('\u0000').localeCompare([b.tag, b.image, b.architecture].join('\u0000')));
 
-function utcDate(): string {
-  return new Date().toISOString().slice(0, 10);
-}
-
 interface Manifest {
   mediaType?: string;
   config?: { digest: string };
@@ -335,9 +332,9 @@ function countPolicySuite(policy: Policy): void {
       expect((await storedManifest(digestOf('list'))).mediaType).to.equal(DOCKER_LIST);
 
       if (policy === 'sessions') await warmUp();
-      pullDate = utcDate();
+      pullDate = utcDayOf(Date.now());
       await replayClients();
-      if (utcDate() !== pullDate) throw new Error(`the pulls straddled UTC midnight (${pullDate} -> ${utcDate()}); run the test again`);
+      if (utcDayOf(Date.now()) !== pullDate) throw new Error(`the pulls straddled UTC midnight (${pullDate} -> ${utcDayOf(Date.now())}); run the test again`);
 
       // The scenarios' events, then the worker's own registry reads (made while counting), all delivered and stored.
       await registryDeliveredAll();

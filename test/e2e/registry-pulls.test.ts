@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import { STATICREG_USER_AGENT } from '@staticreg/config';
+import { utcDayOf } from '@staticreg/events';
 import { createPullQueue, type PullJobData } from '@staticreg/queue';
 import { FIXTURES_DIR } from '../support/fixtures.js';
 import { buildImage, buildIndex, writeOciLayout, type OciArtifact } from '../support/oci-layout.js';
@@ -37,10 +38,6 @@ const REDELIVERED_FIXTURE = join(FIXTURES_DIR, 'pull-by-tag-docker-ua', '01-pull
 
 function sumField(records: Array<Record<string, unknown>>, field: string): number {
   return records.reduce((sum, record) => sum + Number(record[field] ?? 0), 0);
-}
-
-function utcDate(): string {
-  return new Date().toISOString().slice(0, 10);
 }
 
 describe('registry pulls end to end (docker-registry 2.8.2, skopeo, receiver, worker, Postgres)', function () {
@@ -139,7 +136,7 @@ describe('registry pulls end to end (docker-registry 2.8.2, skopeo, receiver, wo
     await skopeo('copy', '--dest-tls-verify=false', `oci:${local('layout-demo')}:1.0`, remote('e2e/demo:1.0'));
     await skopeo('copy', '--all', '--dest-tls-verify=false', `oci:${local('layout-multi')}:1.0`, remote('e2e/multi:1.0'));
 
-    const firstDay = utcDate();
+    const firstDay = utcDayOf(Date.now());
     const src = '--src-tls-verify=false';
     // skopeo by tag: the manifest GET carries tag 1.0 (counted, UA has no arch); its blob GETs do not count.
     await skopeo('copy', src, remote('e2e/demo:1.0'), `dir:${local('pull-demo-tag')}`);
@@ -158,7 +155,7 @@ describe('registry pulls end to end (docker-registry 2.8.2, skopeo, receiver, wo
     // docker's multi-arch pattern: HEAD the tag (counted), then GET the platform manifest by digest (not).
     const dockerMultiHead = await manifestRequest('HEAD', 'e2e/multi', '1.0', DOCKER_ARM64_UA);
     const dockerChildGet = await manifestRequest('GET', 'e2e/multi', multiArm64.root.digest, DOCKER_ARM64_UA);
-    const lastDay = utcDate();
+    const lastDay = utcDayOf(Date.now());
 
     // The clients got what they asked for, so every event below stands for a real answered request.
     expect([dockerHead, dockerGet, ownGet, dockerMultiHead, dockerChildGet]).to.deep.equal([

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { sql } from 'kysely';
 import type { Redis } from 'ioredis';
+import { utcDayOf } from '@staticreg/events';
 import { buildSpecImage } from '../support/images.js';
 import { writeOciLayout } from '../support/oci-layout.js';
 import { freePort, startApp, waitForHttp, type AppProcess } from '../support/processes.js';
@@ -104,7 +105,7 @@ describe('browse sign-in against the registry', function () {
       const database = await createTestDatabase();
       stops.push(() => database.drop());
       // Today's pulls as the worker stores them (the rollups follow by trigger): one row per repository.
-      const today = new Date().toISOString().slice(0, 10);
+      const today = utcDayOf(Date.now());
       for (const [repository, architecture, count] of [['team-a/app', 'amd64', 5], ['team-b/app', 'arm64', 7], ['other/secret', 's390x', 11]] as const) {
         await sql`insert into container_pull_metrics (pull_date, repo_name, tag, digest, architecture, pull_count)
           values (${today}::date, ${repository}, 'v1', ${`sha256:${'0'.repeat(64)}`}, ${architecture}, ${count})`.execute(database.db);

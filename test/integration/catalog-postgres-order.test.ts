@@ -3,6 +3,7 @@
 // Pull-based orders (which the memory store has not) against a plain model of the same pull and check rows.
 import { expect } from 'chai';
 import { sql } from 'kysely';
+import { addDays } from '@staticreg/events';
 import { MemoryCatalogStore, PostgresCatalogStore, type ImageDetails, type TagQuery, type TagSort } from '@staticreg/catalog';
 import { createTestDatabase, type TestDatabase } from '../support/services.js';
 import { captureStatements } from '../support/captured-statements.js';
@@ -53,7 +54,7 @@ interface UsageRow {
   count: number;
 }
 
-const dayBefore = (days: number): string => new Date(Date.parse(`${TODAY}T00:00:00Z`) - days * 86_400_000).toISOString().slice(0, 10);
+const dayBefore = (days: number): string => addDays(TODAY, -days);
 
 /** Pulls and checks over 60 days for about half the tags, a zero row, a negative one, and a deleted tag's pulls. */
 function usageRows(tags: readonly string[]): UsageRow[] {

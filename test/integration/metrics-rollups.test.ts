@@ -16,7 +16,7 @@ import {
   type Database,
   type MetricsFilter,
 } from '@staticreg/db';
-import type { PullCount } from '@staticreg/events';
+import { addDays, type PullCount } from '@staticreg/events';
 import type { Kysely } from 'kysely';
 import { createTestDatabase, eventually, type TestDatabase } from '../support/services.js';
 import { digestOf } from '../support/pulls.js';
@@ -247,7 +247,7 @@ describe('metrics rollups (real Postgres)', function () {
     const rows: PullCount[] = [];
     // 40 days over 6 weeks, 30 repositories of Zipf-like popularity, a few tags and architectures each.
     for (let day = 0; day < 40; day += 1) {
-      const pullDate = new Date(Date.UTC(2026, 1, 3) + day * 86_400_000).toISOString().slice(0, 10);
+      const pullDate = addDays('2026-02-03', day);
       for (let r = 1; r <= 30; r += 1) {
         for (let t = 1; t <= 1 + (30 % r); t += 1) {
           for (const architecture of r < 10 ? ['amd64', 'arm64'] : ['amd64']) {

@@ -3,13 +3,13 @@ import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { deleteCountsBefore } from '@staticreg/db';
+import { addDays, utcDayOf } from '@staticreg/events';
 import { createMaintenanceQueue, createRedisConnection, MAINTENANCE_JOBS, scheduleMaintenance } from '@staticreg/queue';
 import { startApp, type AppProcess } from '../support/processes.js';
 import { createTestDatabase, eventually, freshRedis, TEST_REDIS_URL, type TestDatabase } from '../support/services.js';
 import { digestOf } from '../support/pulls.js';
 
-const DAY_MS = 24 * 3600 * 1000;
-const daysAgo = (days: number): string => new Date(Date.now() - days * DAY_MS).toISOString().slice(0, 10);
+const daysAgo = (days: number): string => addDays(utcDayOf(Date.now()), -days);
 
 async function seedCounts(database: TestDatabase, table: 'container_pull_metrics' | 'container_pull_checks', dates: string[]): Promise<void> {
   const column = table === 'container_pull_metrics' ? 'pull_count' : 'check_count';

@@ -1,5 +1,5 @@
 // What the catalog knows about a manifest, read from its JSON and its image config: pure functions, no I/O.
-import { INDEX_MEDIA_TYPES } from '@staticreg/events';
+import { INDEX_MEDIA_TYPES, isObject, type JsonObject } from '@staticreg/events';
 
 export const IMAGE_CONFIG_MEDIA_TYPES: ReadonlySet<string> = new Set([
   'application/vnd.docker.container.image.v1+json',
@@ -104,13 +104,7 @@ export interface IndexDetails {
 
 export type ManifestDetails = ImageDetails | IndexDetails;
 
-type Json = Record<string, unknown>;
-
 const MAX_TEXT = 64 * 1024;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value.slice(0, MAX_TEXT) : undefined;
@@ -139,7 +133,7 @@ export function normaliseCreated(value: unknown): string | undefined {
   return new Date(time).toISOString();
 }
 
-export function isIndexManifest(mediaType: string, json: Json): boolean {
+export function isIndexManifest(mediaType: string, json: JsonObject): boolean {
   return INDEX_MEDIA_TYPES.has(mediaType) || (mediaType === '' && Array.isArray(json.manifests));
 }
 
@@ -149,7 +143,7 @@ function descriptor(value: unknown): { digest: string; mediaType: string; size: 
 }
 
 /** The config descriptor of an image manifest, and whether it is an image config worth reading. */
-export function configDescriptorOf(json: Json): { digest: string; mediaType: string; size: number; isImageConfig: boolean } | undefined {
+export function configDescriptorOf(json: JsonObject): { digest: string; mediaType: string; size: number; isImageConfig: boolean } | undefined {
   const config = descriptor(json.config);
   if (!config) return undefined;
   return { ...config, isImageConfig: IMAGE_CONFIG_MEDIA_TYPES.has(config.mediaType) };
@@ -199,7 +193,7 @@ export function parseImageConfig(json: unknown, descriptor: { digest: string; si
 }
 
 /** An image manifest with its (optional) config. */
-export function describeImage(digest: string, mediaType: string, raw: string, json: Json, config: ImageConfigDetails | undefined): ImageDetails {
+export function describeImage(digest: string, mediaType: string, raw: string, json: JsonObject, config: ImageConfigDetails | undefined): ImageDetails {
   const layers = (Array.isArray(json.layers) ? json.layers : []).map(descriptor).filter((layer): layer is LayerDetails => layer !== undefined);
   const configDescriptor = descriptor(json.config) ?? { digest: '', mediaType: '', size: 0 };
   const artifactType = text(json.artifactType);
@@ -219,7 +213,7 @@ export function describeImage(digest: string, mediaType: string, raw: string, js
 }
 
 /** The children an index lists, with their platforms; attestations are marked. */
-export function indexChildren(json: Json): IndexChild[] {
+export function indexChildren(json: JsonObject): IndexChild[] {
   const manifests = Array.isArray(json.manifests) ? json.manifests : [];
   const children: IndexChild[] = [];
   for (const entry of manifests) {
@@ -244,7 +238,7 @@ export function indexChildren(json: Json): IndexChild[] {
 }
 
 /** An index with the details of the children that could be read. */
-export function describeIndex(digest: string, mediaType: string, raw: string, json: Json, images: ImageDetails[]): IndexDetails {
+export function describeIndex(digest: string, mediaType: string, raw: string, json: JsonObject, images: ImageDetails[]): IndexDetails {
   const children = indexChildren(json);
   const byDigest = new Map(images.map((image) => [image.digest, image]));
   const blobs = new Map<string, number>();

@@ -8,3 +8,4 @@ export * from './architecture.js';
 export * from './sessions.js';
 export * from './registry-changes.js';
 export * from './envelope.js';
+export * from './json.js';

@@ -1,11 +1,9 @@
 // Finds what a manifest digest is (index with children, or image with a platform): from the event, a cache, or the registry.
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { INDEX_MEDIA_TYPES, platformName, type ManifestInfo, type PullEvent } from '@staticreg/events';
+import { INDEX_MEDIA_TYPES, isObject, platformName, type JsonObject, type ManifestInfo, type PullEvent } from '@staticreg/events';
 import { loadManifestDescriptions, saveManifestDescriptions, type Database } from '@staticreg/db';
 import type { RegistryClient } from '@staticreg/registry';
-
-type Json = Record<string, unknown>;
 
 export interface ManifestResolverLimits {
   /** Descriptions kept in memory. */
@@ -59,18 +57,18 @@ class BoundedMap<K, V> {
 }
 
 function platformOf(value: unknown): string | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { architecture, variant } = value as Json;
+  if (!isObject(value)) return undefined;
+  const { architecture, variant } = value;
   return typeof architecture === 'string' ? platformName(architecture, typeof variant === 'string' ? variant : undefined) : undefined;
 }
 
 /** An index's children from its manifest JSON: digest -> platform ('' when the index names none). */
-export function childrenOfIndex(json: Json): Map<string, string> {
+export function childrenOfIndex(json: JsonObject): Map<string, string> {
   const children = new Map<string, string>();
   const manifests = Array.isArray(json.manifests) ? json.manifests : [];
   for (const entry of manifests) {
-    if (typeof entry !== 'object' || entry === null) continue;
-    const { digest, platform } = entry as Json;
+    if (!isObject(entry)) continue;
+    const { digest, platform } = entry;
     if (typeof digest === 'string') children.set(digest, platformOf(platform) ?? '');
   }
   return children;
@@ -278,10 +276,10 @@ export class ManifestResolver {
     if (INDEX_MEDIA_TYPES.has(manifest.mediaType) || Array.isArray(manifest.json.manifests)) {
       return { kind: 'index', children: childrenOfIndex(manifest.json) };
     }
-    const config = manifest.json.config as Json | undefined;
-    const configDigest = typeof config?.digest === 'string' ? config.digest : undefined;
+    const config = manifest.json.config;
+    const configDigest = isObject(config) && typeof config.digest === 'string' ? config.digest : undefined;
     if (!configDigest) return { kind: 'image' };
-    const blob = JSON.parse((await this.registry!.getBlob(repository, configDigest)).toString('utf8')) as Json;
+    const blob: unknown = JSON.parse((await this.registry!.getBlob(repository, configDigest)).toString('utf8'));
     const platform = platformOf(blob);
     return platform ? { kind: 'image', platform } : { kind: 'image' };
   }

@@ -1,4 +1,5 @@
 // The registry's authentication challenges and the bearer tokens answering them, cached per scope.
+import { isObject } from '@staticreg/events';
 
 /** A parsed `WWW-Authenticate` challenge: `Bearer realm="...",service="...",scope="..."`. */
 export interface AuthChallenge {
@@ -78,9 +79,8 @@ export class TokenCache {
 }
 
 /** The token service's answer: `token` (or the OAuth2 `access_token`), `expires_in` seconds (60 when absent). */
-export function parseTokenResponse(json: unknown): { token: string; expiresIn: number } | undefined {
-  if (typeof json !== 'object' || json === null) return undefined;
-  const body = json as Record<string, unknown>;
+export function parseTokenResponse(body: unknown): { token: string; expiresIn: number } | undefined {
+  if (!isObject(body)) return undefined;
   const token = typeof body.token === 'string' && body.token !== '' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
   if (!token) return undefined;
   const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;

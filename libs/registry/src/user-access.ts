@@ -1,5 +1,6 @@
 // A person's registry credentials checked with the registry itself, and the repositories its token service lets them pull.
 import { Agent, request, type Dispatcher } from 'undici';
+import { isObject } from '@staticreg/events';
 import { parseChallenge, type AuthChallenge } from './auth.js';
 import { readTokenAnswer, registryDispatcher, RegistryError, type RegistryTlsOptions } from './client.js';
 
@@ -38,11 +39,11 @@ export function pullableInToken(token: string): Set<string> {
   } catch {
     return granted;
   }
-  const access = typeof claims === 'object' && claims !== null ? (claims as { access?: unknown }).access : undefined;
+  const access = isObject(claims) ? claims.access : undefined;
   if (!Array.isArray(access)) return granted;
   for (const entry of access) {
-    if (typeof entry !== 'object' || entry === null) continue;
-    const { type, name, actions } = entry as { type?: unknown; name?: unknown; actions?: unknown };
+    if (!isObject(entry)) continue;
+    const { type, name, actions } = entry;
     if (type !== 'repository' || typeof name !== 'string' || !Array.isArray(actions)) continue;
     if (actions.includes('pull') || actions.includes('*')) granted.add(name);
   }

@@ -1,6 +1,7 @@
 // The settings of the one-off commands: `make migrate` and `make replay-failed` (its command-line options).
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { isUtcDay } from '@staticreg/events';
 import { LOG_LEVELS, loadCommon, type LogLevel } from './common-config.js';
 import { ConfigError, parse, positiveInt, postgresUrl, type Env } from './env.js';
 
@@ -28,16 +29,14 @@ export const REPLAY_FAILED_USAGE =
   'usage: replay-failed [--since TIME] [--until TIME] [--reason TEXT | --reason-exact TEXT] [--limit N] [--dry-run]\n' +
   '  TIME is a UTC date (2026-12-01) or an ISO 8601 time with its zone (2026-12-01T08:00Z, 2026-12-01T09:00+01:00)';
 
-/** A date (midnight UTC) or a time with an explicit zone: a time without one would depend on the machine's zone. */
+/** A date (midnight UTC, from 1970 on) or a time with an explicit zone: a time without one would depend on the machine's zone. */
 const instant = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/, 'must be a UTC date (2026-12-01) or an ISO 8601 time with its zone (2026-12-01T08:00Z)')
   .transform((value, ctx) => {
-    const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
     // Date rolls 2026-02-30 over to March; a calendar date that does not exist is a typo.
-    const calendar = new Date(Date.UTC(year, month - 1, day));
     const date = new Date(value.length === 10 ? `${value}T00:00:00Z` : value);
-    if (calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== day || Number.isNaN(date.getTime())) {
+    if (!isUtcDay(value.slice(0, 10)) || Number.isNaN(date.getTime())) {
       ctx.addIssue({ code: 'custom', message: 'is not a real date and time' });
       return z.NEVER;
     }

@@ -128,4 +128,9 @@ describe('replay-failed options', () => {
   it('refuses a time without its zone, naming the option', () => {
     expect(configError(() => loadReplayFailedConfig(['--since', '2026-12-01T08:00'], {})).message).to.match(/^Invalid configuration: --since="2026-12-01T08:00": must be/);
   });
+
+  it('refuses a calendar day that does not exist, naming the option', () => {
+    expect(configError(() => loadReplayFailedConfig(['--until', '2026-02-30'], {})).message).to.equal('Invalid configuration: --until="2026-02-30": is not a real date and time');
+    expect(configError(() => loadReplayFailedConfig(['--since', '2026-04-31T08:00Z'], {})).message).to.equal('Invalid configuration: --since="2026-04-31T08:00Z": is not a real date and time');
+  });
 });

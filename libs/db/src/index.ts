@@ -2,6 +2,7 @@
 export * from './schema.js';
 export * from './connection.js';
 export * from './migrator.js';
+export * from './executor.js';
 export * from './pull-metrics.repository.js';
 export * from './sessions.repository.js';
 export * from './metrics-queries.repository.js';

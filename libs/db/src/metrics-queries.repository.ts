@@ -1,6 +1,6 @@
 // Read side of the counts: one query per dashboard panel, each answering a question of the integration guide.
 import { sql, type RawBuilder } from 'kysely';
-import type { Executor } from './pull-metrics.repository.js';
+import type { Executor } from './executor.js';
 
 /** Already validated: dates are YYYY-MM-DD (UTC days, both ends included), names follow the reference grammar. */
 export interface MetricsFilter {

@@ -1,9 +1,7 @@
 // Writes of container_pull_metrics / container_pull_checks and of the processed-event ids that make them idempotent.
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql } from 'kysely';
 import type { PullCount } from '@staticreg/events';
-import type { Database } from './schema.js';
-
-export type Executor = Kysely<Database> | Transaction<Database>;
+import type { Executor } from './executor.js';
 
 const ID_CHUNK = 5000;
 
@@ -85,7 +83,7 @@ export async function upsertPullCounts(trx: Executor, counts: readonly PullCount
 }
 
 /** Deletes processed-event ids older than the cutoff, a few thousand at a time so no lock is held long. */
-export async function pruneProcessedEventIds(db: Kysely<Database>, olderThan: Date, batchSize = 5000): Promise<number> {
+export async function pruneProcessedEventIds(db: Executor, olderThan: Date, batchSize = 5000): Promise<number> {
   let deleted = 0;
   for (;;) {
     const result = await sql`

@@ -1,7 +1,8 @@
 // Retention of the count tables: whole UTC days older than the cutoff go, a few thousand rows per statement.
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
-import { lockRollups, type Executor } from './pull-metrics.repository.js';
+import type { Executor } from './executor.js';
+import { lockRollups } from './pull-metrics.repository.js';
 
 export interface RetentionResult {
   pulls: number;

@@ -1,7 +1,7 @@
 // Storage of the session policy: recent manifest requests, computed sessions, and manifest descriptions.
 import { sql, type Kysely } from 'kysely';
 import { SESSION_BUCKET_MS, type ManifestInfo, type SessionCount, type SessionEvent } from '@staticreg/events';
-import type { Executor } from './pull-metrics.repository.js';
+import type { Executor } from './executor.js';
 import type { Database } from './schema.js';
 
 /** A client's time range whose sessions a batch may have changed. */

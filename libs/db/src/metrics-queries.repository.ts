@@ -1,5 +1,6 @@
 // Read side of the counts: one query per dashboard panel, each answering a question of the integration guide.
 import { sql, type RawBuilder } from 'kysely';
+import { addDays, isoWeekday } from '@staticreg/events';
 import type { Executor } from './executor.js';
 
 /** Already validated: dates are YYYY-MM-DD (UTC days, both ends included), names follow the reference grammar. */
@@ -97,11 +98,6 @@ function matches(filter: MetricsFilter): RawBuilder<unknown> {
   return sql.join([sql`pull_date between ${filter.from}::date and ${filter.to}::date`, ...nameConditions(filter)], sql` and `);
 }
 
-const DAY_MS = 86_400_000;
-const shiftDays = (date: string, days: number): string => new Date(Date.parse(`${date}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
-/** 1 (Monday) to 7 (Sunday), as ISO weeks and Postgres' date_trunc('week') count. */
-const isoDay = (date: string): number => new Date(`${date}T00:00:00Z`).getUTCDay() || 7;
-
 export interface RangeSplit {
   /** Mondays of the first and last whole ISO weeks inside the range, if it holds any. */
   weeks?: { first: string; last: string };
@@ -111,19 +107,19 @@ export interface RangeSplit {
 
 /** Splits [from, to] into whole ISO weeks (read from the weekly rollups) and the days at either end. */
 export function splitRange(from: string, to: string): RangeSplit {
-  const firstMonday = shiftDays(from, (8 - isoDay(from)) % 7);
-  const lastSunday = shiftDays(to, -(isoDay(to) % 7));
-  if (firstMonday > shiftDays(lastSunday, -6)) return { days: [{ from, to }] };
+  const firstMonday = addDays(from, (8 - isoWeekday(from)) % 7);
+  const lastSunday = addDays(to, -(isoWeekday(to) % 7));
+  if (firstMonday > addDays(lastSunday, -6)) return { days: [{ from, to }] };
   const days: RangeSplit['days'] = [];
-  if (from < firstMonday) days.push({ from, to: shiftDays(firstMonday, -1) });
-  if (lastSunday < to) days.push({ from: shiftDays(lastSunday, 1), to });
-  return { weeks: { first: firstMonday, last: shiftDays(lastSunday, -6) }, days };
+  if (from < firstMonday) days.push({ from, to: addDays(firstMonday, -1) });
+  if (lastSunday < to) days.push({ from: addDays(lastSunday, 1), to });
+  return { weeks: { first: firstMonday, last: addDays(lastSunday, -6) }, days };
 }
 
 /** Mondays of every ISO week that overlaps [from, to]. */
 export function coveringWeeks(from: string, to: string): string[] {
   const weeks: string[] = [];
-  for (let monday = shiftDays(from, 1 - isoDay(from)); monday <= to; monday = shiftDays(monday, 7)) weeks.push(monday);
+  for (let monday = addDays(from, 1 - isoWeekday(from)); monday <= to; monday = addDays(monday, 7)) weeks.push(monday);
   return weeks;
 }
 

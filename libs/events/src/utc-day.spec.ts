@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { addDays, daysBetween, firstDayOfLast, isUtcDay, utcDayOf } from './utc-day.js';
+import { addDays, daysBetween, firstDayOfLast, isoWeekday, isUtcDay, utcDayOf } from './utc-day.js';
 
 describe('utc-day', () => {
   it('names the UTC day of an instant, whatever the local zone would say', () => {
@@ -26,6 +26,12 @@ describe('utc-day', () => {
     expect(firstDayOfLast(1, '2026-12-02')).to.equal('2026-12-02');
     expect(firstDayOfLast(7, '2026-12-02')).to.equal('2026-11-26');
     expect(firstDayOfLast(30, '2026-03-01')).to.equal('2026-01-31');
+  });
+
+  it('numbers the weekdays as ISO weeks do, Monday 1 to Sunday 7', () => {
+    // 2026-11-30 is a Monday; 2024-12-29 a Sunday in the ISO week that holds 2025-01-01.
+    expect(['2026-11-30', '2026-12-02', '2026-12-05', '2026-12-06'].map(isoWeekday)).to.deep.equal([1, 3, 6, 7]);
+    expect(['2024-12-29', '2024-12-30', '2025-01-01'].map(isoWeekday)).to.deep.equal([7, 1, 3]);
   });
 
   it('accepts only real calendar days in YYYY-MM-DD from 1970 on', () => {

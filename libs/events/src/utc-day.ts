@@ -25,6 +25,11 @@ export function firstDayOfLast(days: number, last: UtcDay): UtcDay {
   return addDays(last, -(days - 1));
 }
 
+/** 1 (Monday) to 7 (Sunday), as ISO weeks count, and Postgres' date_trunc('week') with them. */
+export function isoWeekday(day: UtcDay): number {
+  return new Date(`${day}T00:00:00Z`).getUTCDay() || 7;
+}
+
 /** True for a real calendar day written 'YYYY-MM-DD' (not 2026-02-30), from 1970 on. */
 export function isUtcDay(text: string): boolean {
   const match = DAY.exec(text);

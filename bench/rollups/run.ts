@@ -12,7 +12,7 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
-import { addDays, type PullEvent, type SessionCount } from '@staticreg/events';
+import { addDays, type PullEvent, type KindedCountChange } from '@staticreg/events';
 import { MIGRATIONS_DIR, isConflict, type Database } from '@staticreg/db';
 import { storePullBatch, storeSessionBatch } from '@staticreg/ingest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/services.js';
@@ -138,7 +138,7 @@ function weekOf(day: string): string {
 }
 
 /** Rollup rows a batch's count changes fall into, over the four rollup tables: what the triggers upsert. */
-function rollupKeys(changes: readonly SessionCount[]): number {
+function rollupKeys(changes: readonly KindedCountChange[]): number {
   const keys = new Set<string>();
   for (const c of changes) {
     keys.add(`daily_repo ${c.pullDate} ${c.repository} ${c.architecture}`);

@@ -16,14 +16,14 @@ import {
   type Database,
   type MetricsFilter,
 } from '@staticreg/db';
-import { addDays, type PullCount } from '@staticreg/events';
+import { addDays, type CountChange } from '@staticreg/events';
 import type { Kysely } from 'kysely';
 import { createTestDatabase, eventually, type TestDatabase } from '../support/services.js';
 import { digestOf } from '../support/pulls.js';
 import { seededRandom as random } from '../support/random.js';
 
 const KEYS = (() => {
-  const keys: Array<Omit<PullCount, 'count'>> = [];
+  const keys: Array<Omit<CountChange, 'count'>> = [];
   for (const pullDate of ['2026-03-01', '2026-03-02', '2026-03-03'])
     for (const repository of ['a/one', 'b/two'])
       for (const tag of ['latest', '1.0'])
@@ -32,8 +32,8 @@ const KEYS = (() => {
   return keys;
 })();
 
-const keyOf = (c: Omit<PullCount, 'count'>) => [c.pullDate, c.repository, c.tag, c.digest, c.architecture].join('|');
-const sortCounts = (counts: PullCount[]) => counts.sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
+const keyOf = (c: Omit<CountChange, 'count'>) => [c.pullDate, c.repository, c.tag, c.digest, c.architecture].join('|');
+const sortCounts = (counts: CountChange[]) => counts.sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
 
 /** Rows where a rollup differs from the sum of the count tables, in either direction (empty when exact). */
 async function differences(db: Kysely<Database>): Promise<string[]> {
@@ -120,7 +120,7 @@ describe('metrics rollups (real Postgres)', function () {
     const model = new Map<string, number>();
     for (let step = 0; step < 60; step += 1) {
       const kind = next() < 0.7 ? 'pull' : 'check';
-      const batch = new Map<string, PullCount>();
+      const batch = new Map<string, CountChange>();
       for (let i = 0; i < 1 + Math.floor(next() * 12); i += 1) {
         const key = KEYS[Math.floor(next() * KEYS.length)]!;
         const id = `${kind}|${keyOf(key)}`;
@@ -177,7 +177,7 @@ describe('metrics rollups (real Postgres)', function () {
     const next = random(11);
     const writer = async (seed: number) => {
       for (let i = 0; i < 40; i += 1) {
-        const picked = new Map<string, PullCount>();
+        const picked = new Map<string, CountChange>();
         for (let j = 0; j < 8; j += 1) {
           const key = KEYS[Math.floor(next() * KEYS.length)]!;
           picked.set(keyOf(key), { ...key, count: 1 + ((seed + i + j) % 3) });
@@ -244,7 +244,7 @@ describe('metrics rollups (real Postgres)', function () {
 
   it('give the exact top tags and top repositories that a plain GROUP BY gives, for any range and filter', async () => {
     const next = random(23);
-    const rows: PullCount[] = [];
+    const rows: CountChange[] = [];
     // 40 days over 6 weeks, 30 repositories of Zipf-like popularity, a few tags and architectures each.
     for (let day = 0; day < 40; day += 1) {
       const pullDate = addDays('2026-02-03', day);
@@ -307,7 +307,7 @@ describe('metrics rollups (real Postgres)', function () {
     const model = new Map<string, number>();
     /** A batch of random deltas of one kind, as the worker writes them: some rows taken back, some to 0. */
     const randomBatch = (kind: 'pull' | 'check') => {
-      const batch = new Map<string, PullCount>();
+      const batch = new Map<string, CountChange>();
       for (let i = 0; i < 10; i += 1) {
         const key = KEYS[Math.floor(next() * KEYS.length)]!;
         const id = `${kind}|${keyOf(key)}`;

@@ -1,6 +1,6 @@
 // Storage of the session policy: recent manifest requests, computed sessions, and manifest descriptions.
 import { sql, type Kysely } from 'kysely';
-import { SESSION_BUCKET_MS, type ManifestInfo, type SessionCount, type SessionEvent } from '@staticreg/events';
+import { SESSION_BUCKET_MS, type ManifestInfo, type KindedCountChange, type SessionEvent } from '@staticreg/events';
 import type { Executor } from './executor.js';
 import type { Database } from './schema.js';
 
@@ -15,7 +15,7 @@ export interface StoredSession {
   clientKey: string;
   startedAt: number;
   endedAt: number;
-  counts: SessionCount[];
+  counts: KindedCountChange[];
 }
 
 /**
@@ -59,7 +59,7 @@ function rangeArrays(ranges: readonly ClientRange[]) {
 export async function loadSessions(trx: Executor, ranges: readonly ClientRange[]): Promise<StoredSession[]> {
   if (ranges.length === 0) return [];
   const { keys, froms, tos } = rangeArrays(ranges);
-  const result = await sql<{ client_key: string; started_at: Date; ended_at: Date; counts: SessionCount[] }>`
+  const result = await sql<{ client_key: string; started_at: Date; ended_at: Date; counts: KindedCountChange[] }>`
     select s.client_key, s.started_at, s.ended_at, s.counts
     from pull_sessions s
     join unnest(${keys}::text[], ${froms}::timestamptz[], ${tos}::timestamptz[]) as r(client_key, from_time, to_time)

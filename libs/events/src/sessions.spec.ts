@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { loadScenario } from '../../../test/support/fixtures.js';
 import { evaluateEvent, type PullEvent } from './rules.js';
-import { uniqueById } from './aggregate.js';
+import { uniqueById, type KindedCountChange } from './aggregate.js';
 import {
   clientHost,
   countDelta,
@@ -10,7 +10,6 @@ import {
   sumCounts,
   toSessionEvent,
   type ManifestInfo,
-  type SessionCount,
   type SessionEvent,
 } from './sessions.js';
 
@@ -52,7 +51,7 @@ function countAll(events: SessionEvent[], lookup: (digest: string) => ManifestIn
   return sumCounts(counts).map(show).sort();
 }
 
-function show(count: SessionCount): string {
+function show(count: KindedCountChange): string {
   return `${count.kind} ${count.repository}:${count.tag}@${count.digest.slice(7, 13)} ${count.architecture} x${count.count}`;
 }
 
@@ -160,7 +159,7 @@ describe('session policy over client request sequences', () => {
 });
 
 describe('countDelta', () => {
-  const row = (kind: 'pull' | 'check', tag: string, count: number): SessionCount => ({
+  const row = (kind: 'pull' | 'check', tag: string, count: number): KindedCountChange => ({
     kind,
     pullDate: '2026-11-27',
     repository: 'r',

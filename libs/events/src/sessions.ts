@@ -1,5 +1,6 @@
 // The session count policy: a client's manifest requests on one repository, grouped in time, become pulls or checks.
 import { createHash } from 'node:crypto';
+import type { KindedCountChange } from './aggregate.js';
 import { ARCHITECTURE_NOT_SPECIFIED } from './architecture.js';
 import { eventTimeMs, type PullEvent } from './rules.js';
 import { utcDayOf } from './utc-day.js';
@@ -36,19 +37,6 @@ export interface ManifestInfo {
 }
 
 export type ManifestLookup = (digest: string) => ManifestInfo | undefined;
-
-export type CountKind = 'pull' | 'check';
-
-/** One pull or check to add to a row of container_pull_metrics or container_pull_checks. */
-export interface SessionCount {
-  kind: CountKind;
-  pullDate: string;
-  repository: string;
-  tag: string;
-  digest: string;
-  architecture: string;
-  count: number;
-}
 
 /** The address without its port: a client opens a new connection (and port) for every request. */
 export function clientHost(address: string): string {
@@ -122,9 +110,9 @@ const isDownload = (event: SessionEvent): boolean => event.method !== 'HEAD';
  * - a session that GETs only indexes counts one pull per index, architecture not-specified;
  * - a tag or digest it only HEADs (nothing downloaded for it) is a check, not a pull.
  */
-export function countSession(session: readonly SessionEvent[], lookup: ManifestLookup): SessionCount[] {
+export function countSession(session: readonly SessionEvent[], lookup: ManifestLookup): KindedCountChange[] {
   const events = [...session].sort(byTime);
-  const counts: SessionCount[] = [];
+  const counts: KindedCountChange[] = [];
   const resolutions = events.filter((event) => event.tag !== '');
   const indexEvents = events.filter(isIndex);
   const consumed = new Set<SessionEvent>();
@@ -207,8 +195,8 @@ export function countSession(session: readonly SessionEvent[], lookup: ManifestL
 }
 
 /** Sums counts with the same kind and key (several sessions may add to one row). */
-export function sumCounts(counts: readonly SessionCount[]): SessionCount[] {
-  const byKey = new Map<string, SessionCount>();
+export function sumCounts(counts: readonly KindedCountChange[]): KindedCountChange[] {
+  const byKey = new Map<string, KindedCountChange>();
   for (const count of counts) {
     const key = [count.kind, count.pullDate, count.repository, count.tag, count.digest, count.architecture].join('\u0000');
     const row = byKey.get(key);
@@ -219,7 +207,7 @@ export function sumCounts(counts: readonly SessionCount[]): SessionCount[] {
 }
 
 /** What to add to each row to go from the `before` counts to the `after` counts; rows that do not change are left out. */
-export function countDelta(before: readonly SessionCount[], after: readonly SessionCount[]): SessionCount[] {
+export function countDelta(before: readonly KindedCountChange[], after: readonly KindedCountChange[]): KindedCountChange[] {
   const negated = before.map((count) => ({ ...count, count: -count.count }));
   return sumCounts([...after, ...negated]).filter((count) => count.count !== 0);
 }

@@ -1,6 +1,6 @@
 // Counts one batch under the guide policy in one transaction: claim the event ids, add only the new ones.
 import type { Kysely } from 'kysely';
-import { aggregatePulls, uniqueById, type PullEvent, type SessionCount } from '@staticreg/events';
+import { aggregatePulls, uniqueById, type PullEvent, type KindedCountChange } from '@staticreg/events';
 import { claimEventIds, upsertPullCounts, type Database } from '@staticreg/db';
 
 export interface StoreResult {
@@ -9,7 +9,7 @@ export interface StoreResult {
   /** Events whose id had already been processed. */
   duplicates: number;
   /** What the batch changed in the count tables. */
-  changes: SessionCount[];
+  changes: KindedCountChange[];
 }
 
 /**

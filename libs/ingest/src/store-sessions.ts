@@ -9,7 +9,7 @@ import {
   uniqueById,
   type ManifestInfo,
   type PullEvent,
-  type SessionCount,
+  type KindedCountChange,
   type SessionEvent,
 } from '@staticreg/events';
 import {
@@ -29,8 +29,8 @@ import {
 import type { StoreResult } from './store-pulls.js';
 
 /** Sorted by kind then key, so concurrent batches update rows in one order. */
-function sortCounts(counts: SessionCount[]): SessionCount[] {
-  const key = (c: SessionCount) => [c.pullDate, c.repository, c.tag, c.digest, c.architecture].join('\u0000');
+function sortCounts(counts: KindedCountChange[]): KindedCountChange[] {
+  const key = (c: KindedCountChange) => [c.pullDate, c.repository, c.tag, c.digest, c.architecture].join('\u0000');
   return counts.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 

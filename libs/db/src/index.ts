@@ -6,4 +6,6 @@ export * from './executor.js';
 export * from './pull-metrics.repository.js';
 export * from './sessions.repository.js';
 export * from './metrics-queries.repository.js';
+export * from './metrics-suggestions.repository.js';
+export { coveringWeeks, splitRange, type MetricsFilter, type RangeSplit } from './metrics-sources.js';
 export * from './retention.repository.js';

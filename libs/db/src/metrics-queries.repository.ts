@@ -1,18 +1,7 @@
 // Read side of the counts: one query per dashboard panel, each answering a question of the integration guide.
-import { sql, type RawBuilder } from 'kysely';
-import { addDays, isoWeekday } from '@staticreg/events';
+import { sql } from 'kysely';
 import type { Executor } from './executor.js';
-
-/** Already validated: dates are YYYY-MM-DD (UTC days, both ends included), names follow the reference grammar. */
-export interface MetricsFilter {
-  from: string;
-  to: string;
-  repository?: string;
-  tag?: string;
-  architecture?: string;
-  /** Only these repositories count (a viewer who may see some of them); undefined: every repository. */
-  repositories?: readonly string[];
-}
+import { countsFor, coveringWeeks, matches, nameConditions, repositoryCountsFor, table, type MetricsFilter } from './metrics-sources.js';
 
 export interface DailyRow {
   date: string;
@@ -76,93 +65,6 @@ export interface DailyDigestRow {
  * they save. Measured in docs/performance.md.
  */
 export const METRICS_SESSION_OPTIONS = '-c jit=off -c max_parallel_workers_per_gather=0';
-
-type CountTable = 'container_pull_metrics' | 'container_pull_checks';
-type Rollup = 'metrics_daily_arch' | 'metrics_daily_repo' | 'metrics_weekly_repo' | 'metrics_weekly_tag';
-
-/**
- * The filter's names (not its dates) as conditions; `only` picks the columns the table has. The visible repositories
- * apply wherever the table has repo_name (every source but metrics_daily_arch, which countsFor then avoids).
- */
-function nameConditions(filter: MetricsFilter, only: ReadonlyArray<'repository' | 'tag' | 'architecture'> = ['repository', 'tag', 'architecture']): RawBuilder<unknown>[] {
-  const parts: RawBuilder<unknown>[] = [];
-  if (filter.repositories !== undefined) parts.push(sql`repo_name = any(${[...filter.repositories]}::text[])`);
-  if (filter.repository !== undefined && only.includes('repository')) parts.push(sql`repo_name = ${filter.repository}`);
-  if (filter.tag !== undefined && only.includes('tag')) parts.push(sql`tag = ${filter.tag}`);
-  if (filter.architecture !== undefined && only.includes('architecture')) parts.push(sql`architecture = ${filter.architecture}`);
-  return parts;
-}
-
-/** The filter as a WHERE condition on a count table or a daily rollup (same column names). */
-function matches(filter: MetricsFilter): RawBuilder<unknown> {
-  return sql.join([sql`pull_date between ${filter.from}::date and ${filter.to}::date`, ...nameConditions(filter)], sql` and `);
-}
-
-export interface RangeSplit {
-  /** Mondays of the first and last whole ISO weeks inside the range, if it holds any. */
-  weeks?: { first: string; last: string };
-  /** The days outside those weeks (at most 6 at each end), or the whole range. */
-  days: Array<{ from: string; to: string }>;
-}
-
-/** Splits [from, to] into whole ISO weeks (read from the weekly rollups) and the days at either end. */
-export function splitRange(from: string, to: string): RangeSplit {
-  const firstMonday = addDays(from, (8 - isoWeekday(from)) % 7);
-  const lastSunday = addDays(to, -(isoWeekday(to) % 7));
-  if (firstMonday > addDays(lastSunday, -6)) return { days: [{ from, to }] };
-  const days: RangeSplit['days'] = [];
-  if (from < firstMonday) days.push({ from, to: addDays(firstMonday, -1) });
-  if (lastSunday < to) days.push({ from: addDays(lastSunday, 1), to });
-  return { weeks: { first: firstMonday, last: addDays(lastSunday, -6) }, days };
-}
-
-/** Mondays of every ISO week that overlaps [from, to]. */
-export function coveringWeeks(from: string, to: string): string[] {
-  const weeks: string[] = [];
-  for (let monday = addDays(from, 1 - isoWeekday(from)); monday <= to; monday = addDays(monday, 7)) weeks.push(monday);
-  return weeks;
-}
-
-const table = (name: CountTable | Rollup) => sql.table(name);
-
-/**
- * Rows of (pull_date, repo_name, tag, architecture, pulls, checks) for the filter, from the smallest source that
- * still has the columns the filter and the grouping need: the day-and-architecture rollup, the per-repository
- * rollup (migrations/0005), or, when the tag matters, both count tables side by side.
- */
-function countsFor(filter: MetricsFilter, needs: { repository?: boolean; tag?: boolean } = {}): RawBuilder<unknown> {
-  if (filter.tag !== undefined || needs.tag) {
-    return sql`(
-      select pull_date, repo_name, tag, architecture, pull_count::bigint as pulls, 0::bigint as checks
-      from ${table('container_pull_metrics')} where ${matches(filter)}
-      union all
-      select pull_date, repo_name, tag, architecture, 0::bigint, check_count::bigint
-      from ${table('container_pull_checks')} where ${matches(filter)})`;
-  }
-  const rollup = filter.repository !== undefined || filter.repositories !== undefined || needs.repository ? table('metrics_daily_repo') : table('metrics_daily_arch');
-  return sql`(select * from ${rollup} where ${matches(filter)})`;
-}
-
-/**
- * (repo_name, architecture, pulls, checks) over the range, for the panels that do not group by day: whole weeks
- * from metrics_weekly_repo, the days at either end from metrics_daily_repo (at most 12 days of rows instead of 90).
- */
-function repositoryCountsFor(filter: MetricsFilter): RawBuilder<unknown> {
-  if (filter.tag !== undefined) return countsFor(filter, { tag: true });
-  const names = nameConditions(filter, ['repository', 'architecture']);
-  const and = names.length > 0 ? sql` and ${sql.join(names, sql` and `)}` : sql``;
-  const split = splitRange(filter.from, filter.to);
-  const parts: RawBuilder<unknown>[] = [];
-  if (split.weeks) {
-    parts.push(sql`select repo_name, architecture, pulls, checks from ${table('metrics_weekly_repo')}
-      where week between ${split.weeks.first}::date and ${split.weeks.last}::date${and}`);
-  }
-  for (const days of split.days) {
-    parts.push(sql`select repo_name, architecture, pulls, checks from ${table('metrics_daily_repo')}
-      where pull_date between ${days.from}::date and ${days.to}::date${and}`);
-  }
-  return sql`(${sql.join(parts, sql` union all `)})`;
-}
 
 /** Pulls and checks of every day in the range, days without any included as zeros. */
 export async function dailyPulls(db: Executor, filter: MetricsFilter): Promise<DailyRow[]> {
@@ -368,42 +270,4 @@ export async function tagDigestsDaily(db: Executor, filter: MetricsFilter & { re
     from ${table('container_pull_metrics')} where ${matches(filter)}
     group by pull_date, digest order by pull_date, digest`.execute(db);
   return result.rows;
-}
-
-/**
- * Repository names with counts, starting with `prefix` (for the filter's autocomplete): a skip scan over the
- * rollup's repository index, one probe per name, so it stays fast however many rows each repository has.
- */
-export async function suggestRepositories(db: Executor, prefix: string, limit: number): Promise<string[]> {
-  const result = await sql<{ name: string }>`
-    with recursive names(name) as (
-      (select repo_name collate "C" from metrics_daily_repo where repo_name collate "C" >= ${prefix} order by repo_name collate "C" limit 1)
-      union all
-      select (select repo_name collate "C" from metrics_daily_repo where repo_name collate "C" > names.name order by repo_name collate "C" limit 1)
-      from names where names.name is not null and starts_with(names.name, ${prefix})
-    )
-    select name from names where name is not null and starts_with(name, ${prefix}) limit ${limit}`.execute(db);
-  return result.rows.map((row) => row.name);
-}
-
-/** One repository's tags with counts, starting with `prefix` (a skip scan, as above). */
-export async function suggestTags(db: Executor, repository: string, prefix: string, limit: number): Promise<string[]> {
-  const result = await sql<{ name: string }>`
-    with recursive tags(name) as (
-      (select tag from container_pull_metrics where repo_name = ${repository} and tag >= ${prefix} order by tag limit 1)
-      union all
-      select (select tag from container_pull_metrics where repo_name = ${repository} and tag > tags.name order by tag limit 1)
-      from tags where tags.name is not null and starts_with(tags.name, ${prefix})
-    )
-    select name from tags where name is not null and starts_with(name, ${prefix}) limit ${limit}`.execute(db);
-  return result.rows.map((row) => row.name);
-}
-
-/** Every architecture with counts (of these repositories only, when given). */
-export async function listArchitectures(db: Executor, repositories?: readonly string[]): Promise<string[]> {
-  const result =
-    repositories === undefined
-      ? await sql<{ name: string }>`select distinct architecture as name from metrics_daily_arch order by name`.execute(db)
-      : await sql<{ name: string }>`select distinct architecture as name from metrics_daily_repo where repo_name = any(${[...repositories]}::text[]) order by name`.execute(db);
-  return result.rows.map((row) => row.name);
 }

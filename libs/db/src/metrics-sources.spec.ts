@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { coveringWeeks, splitRange } from './metrics-queries.repository.js';
+import { coveringWeeks, splitRange } from './metrics-sources.js';
 
 describe('splitting a range into ISO weeks', () => {
   it('keeps whole weeks apart from the days at either end', () => {

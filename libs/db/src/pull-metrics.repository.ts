@@ -86,12 +86,11 @@ export async function upsertPullCounts(trx: Executor, counts: readonly CountChan
 export async function pruneProcessedEventIds(db: Executor, olderThan: Date, batchSize = 5000): Promise<number> {
   let deleted = 0;
   for (;;) {
-    const result = await sql`
-      delete from processed_pull_events
-      where event_id in (
-        select event_id from processed_pull_events where processed_at < ${olderThan} limit ${batchSize}
-      )`.execute(db);
-    const count = Number(result.numAffectedRows ?? 0);
+    const result = await db
+      .deleteFrom('processed_pull_events')
+      .where('event_id', 'in', (eb) => eb.selectFrom('processed_pull_events').select('event_id').where('processed_at', '<', olderThan).limit(batchSize))
+      .executeTakeFirstOrThrow();
+    const count = Number(result.numDeletedRows);
     deleted += count;
     if (count < batchSize) return deleted;
   }

@@ -1,5 +1,5 @@
 // Retention of the count tables: whole UTC days older than the cutoff go, a few thousand rows per statement.
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type { Executor } from './executor.js';
 import { lockRollups } from './pull-metrics.repository.js';
@@ -30,12 +30,13 @@ export async function deleteCountsBefore(
       // The rollups' lock first, then the rows (see lockRollups), in a transaction of its own per batch.
       const remove = async (trx: Executor) => {
         await lockRollups(trx);
-        return sql`
-          delete from ${sql.table(table)} where id in (
-            select id from ${sql.table(table)} where pull_date < ${before}::date limit ${batchSize})`.execute(trx);
+        return trx
+          .deleteFrom(table)
+          .where('id', 'in', (eb) => eb.selectFrom(table).select('id').where('pull_date', '<', before).limit(batchSize))
+          .executeTakeFirstOrThrow();
       };
       const deleted = db.isTransaction ? await remove(db) : await (db as Kysely<Database>).transaction().execute(remove);
-      const count = Number(deleted.numAffectedRows ?? 0);
+      const count = Number(deleted.numDeletedRows);
       result[kind] += count;
       if (count < batchSize) break;
     }

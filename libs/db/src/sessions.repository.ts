@@ -127,13 +127,18 @@ export async function insertSessions(trx: Executor, sessions: readonly StoredSes
 export async function loadManifestDescriptions(db: Executor, digests: readonly string[]): Promise<Map<string, ManifestInfo>> {
   const found = new Map<string, ManifestInfo>();
   if (digests.length === 0) return found;
-  const result = await sql<{ digest: string; kind: 'index' | 'image'; platform: string | null; children: Array<[string, string]> | null }>`
-    select digest, kind, platform, children from manifest_descriptions where digest = any(${[...new Set(digests)]}::text[])`.execute(db);
-  for (const row of result.rows) {
+  const rows = await db
+    .selectFrom('manifest_descriptions')
+    .select(['digest', 'kind', 'platform', 'children'])
+    .where('digest', '=', (eb) => eb.fn.any(eb.val([...new Set(digests)])))
+    .execute();
+  for (const row of rows) {
+    // children is written by saveManifestDescriptions below: [[digest, platform], ...] or null.
+    const children = row.children as Array<[string, string]> | null;
     found.set(row.digest, {
       kind: row.kind,
       ...(row.platform ? { platform: row.platform } : {}),
-      ...(row.children ? { children: new Map(row.children) } : {}),
+      ...(children ? { children: new Map(children) } : {}),
     });
   }
   return found;
@@ -166,19 +171,28 @@ export async function pruneSessions(db: Kysely<Database>, olderThan: Date, clien
   let deleted = 0;
   for (;;) {
     // A session ends in the hour it starts in, so ended_at < cutoff finds the same sessions as started_at < cutoff.
-    const clients = await sql<{ client_key: string }>`
-      select client_key from (select client_key from pull_session_events where event_time < ${cutoff} limit ${clientsPerChunk}) e
-      union
-      select client_key from (select client_key from pull_sessions where ended_at < ${cutoff} limit ${clientsPerChunk}) s`.execute(db);
-    if (clients.rows.length === 0) return deleted;
-    const keys = clients.rows.map((row) => row.client_key);
+    const clients = await db
+      .selectFrom((eb) => eb.selectFrom('pull_session_events').select('client_key').where('event_time', '<', cutoff).limit(clientsPerChunk).as('e'))
+      .select('client_key')
+      .union((eb) =>
+        eb.selectFrom((inner) => inner.selectFrom('pull_sessions').select('client_key').where('ended_at', '<', cutoff).limit(clientsPerChunk).as('s')).select('client_key'),
+      )
+      .execute();
+    if (clients.length === 0) return deleted;
+    const keys = clients.map((row) => row.client_key);
     deleted += await db.transaction().execute(async (trx) => {
       await lockClients(trx, keys);
-      const sessions = await sql`
-        delete from pull_sessions where client_key = any(${keys}::text[]) and started_at < ${cutoff}`.execute(trx);
-      const events = await sql`
-        delete from pull_session_events where client_key = any(${keys}::text[]) and event_time < ${cutoff}`.execute(trx);
-      return Number(sessions.numAffectedRows ?? 0) + Number(events.numAffectedRows ?? 0);
+      const sessions = await trx
+        .deleteFrom('pull_sessions')
+        .where('client_key', '=', (eb) => eb.fn.any(eb.val(keys)))
+        .where('started_at', '<', cutoff)
+        .executeTakeFirstOrThrow();
+      const events = await trx
+        .deleteFrom('pull_session_events')
+        .where('client_key', '=', (eb) => eb.fn.any(eb.val(keys)))
+        .where('event_time', '<', cutoff)
+        .executeTakeFirstOrThrow();
+      return Number(sessions.numDeletedRows) + Number(events.numDeletedRows);
     });
   }
 }

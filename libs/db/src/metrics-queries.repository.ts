@@ -85,14 +85,27 @@ const byRepositoryPulls = (a: RepositoryRow, b: RepositoryRow) => b.pulls - a.pu
 /** Exact pulls and checks of each repository under the filter (no tag), from the daily rollup by index. */
 async function exactRepositoryCounts(db: Executor, filter: MetricsFilter, repositories: readonly string[]): Promise<RepositoryRow[]> {
   if (repositories.length === 0) return [];
-  const names = nameConditions(filter, ['architecture']);
-  const and = names.length > 0 ? sql` and ${sql.join(names, sql` and `)}` : sql``;
-  const result = await sql<RepositoryRow>`
-    select repo_name as repository, sum(pulls)::bigint as pulls, sum(checks)::bigint as checks
-    from ${table('metrics_daily_repo')}
-    where repo_name = any(${[...repositories]}::text[]) and pull_date between ${filter.from}::date and ${filter.to}::date${and}
-    group by repo_name`.execute(db);
-  return result.rows;
+  return db
+    .selectFrom('metrics_daily_repo')
+    .select((eb) => [
+      'repo_name as repository',
+      eb.cast<number>(eb.fn.sum('pulls'), 'bigint').as('pulls'),
+      eb.cast<number>(eb.fn.sum('checks'), 'bigint').as('checks'),
+    ])
+    .where((eb) =>
+      eb.and([eb('repo_name', '=', eb.fn.any(eb.val([...repositories]))), eb.between('pull_date', filter.from, filter.to), ...nameConditions(filter, ['architecture'])]),
+    )
+    .groupBy('repo_name')
+    .execute();
+}
+
+/** How many architectures have counts: a week of metrics_weekly_repo holds one row per repository and each. */
+async function countArchitectures(db: Executor): Promise<number> {
+  const row = await db
+    .selectFrom('metrics_daily_arch')
+    .select((eb) => eb.fn.count<number>('architecture').distinct().as('n'))
+    .executeTakeFirstOrThrow();
+  return row.n;
 }
 
 /**
@@ -125,7 +138,7 @@ export async function topRepositories(db: Executor, filter: MetricsFilter, limit
   const architectures =
     filter.architecture !== undefined
       ? 1
-      : Math.max(1, Number((await sql<{ n: number }>`select count(distinct architecture) as n from ${table('metrics_daily_arch')}`.execute(db)).rows[0]!.n));
+      : Math.max(1, await countArchitectures(db));
   const minimum = Math.ceil(theta / (weeks.length * architectures));
   const candidates = await sql<{ repository: string }>`
     select distinct c.repository from unnest(${weeks}::date[]) as w(week)
@@ -223,15 +236,23 @@ export async function imageArchitectures(
 ): Promise<TagArchitectureRow[]> {
   const tags = (await topTags(db, filter, tagLimit)).map((row) => row.tag);
   if (tags.length === 0) return [];
-  const names = nameConditions(filter, ['architecture']);
-  const and = names.length > 0 ? sql` and ${sql.join(names, sql` and `)}` : sql``;
-  const result = await sql<TagArchitectureRow>`
-    select tag, architecture, sum(pull_count)::bigint as pulls from ${table('container_pull_metrics')}
-    where repo_name = ${filter.repository} and tag = any(${tags}::text[])
-      and pull_date between ${filter.from}::date and ${filter.to}::date${and}
-    group by tag, architecture having sum(pull_count) > 0
-    order by tag, pulls desc, architecture`.execute(db);
-  return result.rows;
+  return db
+    .selectFrom('container_pull_metrics')
+    .select((eb) => ['tag', 'architecture', eb.cast<number>(eb.fn.sum('pull_count'), 'bigint').as('pulls')])
+    .where((eb) =>
+      eb.and([
+        eb('repo_name', '=', filter.repository),
+        eb('tag', '=', eb.fn.any(eb.val(tags))),
+        eb.between('pull_date', filter.from, filter.to),
+        ...nameConditions(filter, ['architecture']),
+      ]),
+    )
+    .groupBy(['tag', 'architecture'])
+    .having((eb) => eb.fn.sum('pull_count'), '>', 0)
+    .orderBy('tag')
+    .orderBy('pulls', 'desc')
+    .orderBy('architecture')
+    .execute();
 }
 
 /** Pulls per day and architecture (days and architectures without pulls are left out). */
@@ -265,9 +286,12 @@ export async function tagDigests(db: Executor, filter: MetricsFilter & { reposit
 
 /** A tag's pulls per day and digest: where the tag moved, and which digests are still pulled. */
 export async function tagDigestsDaily(db: Executor, filter: MetricsFilter & { repository: string; tag: string }): Promise<DailyDigestRow[]> {
-  const result = await sql<DailyDigestRow>`
-    select to_char(pull_date, 'YYYY-MM-DD') as date, digest, sum(pull_count)::bigint as pulls
-    from ${table('container_pull_metrics')} where ${matches(filter)}
-    group by pull_date, digest order by pull_date, digest`.execute(db);
-  return result.rows;
+  return db
+    .selectFrom('container_pull_metrics')
+    .select((eb) => [sql<string>`to_char(pull_date, 'YYYY-MM-DD')`.as('date'), 'digest', eb.cast<number>(eb.fn.sum('pull_count'), 'bigint').as('pulls')])
+    .where(matches(filter))
+    .groupBy(['pull_date', 'digest'])
+    .orderBy('pull_date')
+    .orderBy('digest')
+    .execute();
 }

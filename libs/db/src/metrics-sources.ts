@@ -1,6 +1,6 @@
 // Which table answers a dashboard filter: whole ISO weeks from the weekly rollups, days from the daily ones,
 // the count tables when the tag matters; the filter's conditions as SQL for each.
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import { addDays, isoWeekday } from '@staticreg/events';
 
 /** Already validated: dates are YYYY-MM-DD (UTC days, both ends included), names follow the reference grammar. */
@@ -21,18 +21,18 @@ type Rollup = 'metrics_daily_arch' | 'metrics_daily_repo' | 'metrics_weekly_repo
  * The filter's names (not its dates) as conditions; `only` picks the columns the table has. The visible repositories
  * apply wherever the table has repo_name (every source but metrics_daily_arch, which countsFor then avoids).
  */
-export function nameConditions(filter: MetricsFilter, only: ReadonlyArray<'repository' | 'tag' | 'architecture'> = ['repository', 'tag', 'architecture']): RawBuilder<unknown>[] {
-  const parts: RawBuilder<unknown>[] = [];
-  if (filter.repositories !== undefined) parts.push(sql`repo_name = any(${[...filter.repositories]}::text[])`);
-  if (filter.repository !== undefined && only.includes('repository')) parts.push(sql`repo_name = ${filter.repository}`);
-  if (filter.tag !== undefined && only.includes('tag')) parts.push(sql`tag = ${filter.tag}`);
-  if (filter.architecture !== undefined && only.includes('architecture')) parts.push(sql`architecture = ${filter.architecture}`);
+export function nameConditions(filter: MetricsFilter, only: ReadonlyArray<'repository' | 'tag' | 'architecture'> = ['repository', 'tag', 'architecture']): RawBuilder<SqlBool>[] {
+  const parts: RawBuilder<SqlBool>[] = [];
+  if (filter.repositories !== undefined) parts.push(sql<SqlBool>`repo_name = any(${[...filter.repositories]}::text[])`);
+  if (filter.repository !== undefined && only.includes('repository')) parts.push(sql<SqlBool>`repo_name = ${filter.repository}`);
+  if (filter.tag !== undefined && only.includes('tag')) parts.push(sql<SqlBool>`tag = ${filter.tag}`);
+  if (filter.architecture !== undefined && only.includes('architecture')) parts.push(sql<SqlBool>`architecture = ${filter.architecture}`);
   return parts;
 }
 
 /** The filter as a WHERE condition on a count table or a daily rollup (same column names). */
-export function matches(filter: MetricsFilter): RawBuilder<unknown> {
-  return sql.join([sql`pull_date between ${filter.from}::date and ${filter.to}::date`, ...nameConditions(filter)], sql` and `);
+export function matches(filter: MetricsFilter): RawBuilder<SqlBool> {
+  return sql<SqlBool>`${sql.join([sql`pull_date between ${filter.from}::date and ${filter.to}::date`, ...nameConditions(filter)], sql` and `)}`;
 }
 
 export interface RangeSplit {
@@ -91,11 +91,11 @@ export function repositoryCountsFor(filter: MetricsFilter): RawBuilder<unknown> 
   const split = splitRange(filter.from, filter.to);
   const parts: RawBuilder<unknown>[] = [];
   if (split.weeks) {
-    parts.push(sql`select repo_name, architecture, pulls, checks from ${table('metrics_weekly_repo')}
+    parts.push(sql<SqlBool>`select repo_name, architecture, pulls, checks from ${table('metrics_weekly_repo')}
       where week between ${split.weeks.first}::date and ${split.weeks.last}::date${and}`);
   }
   for (const days of split.days) {
-    parts.push(sql`select repo_name, architecture, pulls, checks from ${table('metrics_daily_repo')}
+    parts.push(sql<SqlBool>`select repo_name, architecture, pulls, checks from ${table('metrics_daily_repo')}
       where pull_date between ${days.from}::date and ${days.to}::date${and}`);
   }
   return sql`(${sql.join(parts, sql` union all `)})`;

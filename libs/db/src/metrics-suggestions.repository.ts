@@ -33,9 +33,15 @@ export async function suggestTags(db: Executor, repository: string, prefix: stri
 
 /** Every architecture with counts (of these repositories only, when given). */
 export async function listArchitectures(db: Executor, repositories?: readonly string[]): Promise<string[]> {
-  const result =
+  const rows =
     repositories === undefined
-      ? await sql<{ name: string }>`select distinct architecture as name from metrics_daily_arch order by name`.execute(db)
-      : await sql<{ name: string }>`select distinct architecture as name from metrics_daily_repo where repo_name = any(${[...repositories]}::text[]) order by name`.execute(db);
-  return result.rows.map((row) => row.name);
+      ? await db.selectFrom('metrics_daily_arch').select('architecture as name').distinct().orderBy('name').execute()
+      : await db
+          .selectFrom('metrics_daily_repo')
+          .select('architecture as name')
+          .distinct()
+          .where('repo_name', '=', (eb) => eb.fn.any(eb.val([...repositories])))
+          .orderBy('name')
+          .execute();
+  return rows.map((row) => row.name);
 }

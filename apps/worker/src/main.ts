@@ -170,7 +170,7 @@ async function main(): Promise<void> {
   const manifests = new ManifestResolver(registryClient, log);
   resolver = manifests;
   const store: BatchStore =
-    config.countPolicy === 'guide'
+    config.countPolicy === 'events'
       ? storePullBatch
       : async (database, events) => storeSessionBatch(database, events, config.sessionWindowMs, await manifests.describe(database, events));
   if (config.countPolicy === 'sessions' && !registryClient) {

@@ -108,6 +108,15 @@ describe('configuration', () => {
     expect(loadWorkerConfig({ STATICREG_RETENTION_DAYS: '90' }).retentionDays).to.equal(90);
   });
 
+  it('reads STATICREG_COUNT_POLICY, with the deprecated `guide` as another name for `events`', () => {
+    expect(loadWorkerConfig({}).countPolicy).to.equal('sessions');
+    expect(loadWorkerConfig({ STATICREG_COUNT_POLICY: 'events' }).countPolicy).to.equal('events');
+    expect(loadWorkerConfig({ STATICREG_COUNT_POLICY: 'guide' }).countPolicy).to.equal('events');
+    const error = configError(() => loadWorkerConfig({ STATICREG_COUNT_POLICY: 'pulls' }));
+    expect(error.variable).to.equal('STATICREG_COUNT_POLICY');
+    expect(error.message).to.include('must be sessions or events');
+  });
+
   it('never prints a secret in its message', () => {
     const error = configError(() => loadWorkerConfig({ STATICREG_DB_URL: 'ftp://admin:hunter2@db/x' }));
     expect(error.message).to.not.include('hunter2');

@@ -4,12 +4,16 @@ import { loadCommon, loadDbUrl, type CommonConfig } from './common-config.js';
 import { parse, port, positiveInt, read, type Env } from './env.js';
 import { loadRegistryAccess, loadRegistryHostname, type RegistryAccessConfig } from './registry-config.js';
 
-export const COUNT_POLICIES = ['sessions', 'guide'] as const;
+export const COUNT_POLICIES = ['sessions', 'events'] as const;
 export type CountPolicy = (typeof COUNT_POLICIES)[number];
+// `guide`, the policy's first name, still parses (to `events`) so existing deployments keep starting.
+const countPolicy = z
+  .enum([...COUNT_POLICIES, 'guide'], { message: 'must be sessions or events' })
+  .transform((policy): CountPolicy => (policy === 'guide' ? 'events' : policy));
 
 export interface WorkerConfig extends CommonConfig {
   dbUrl: string | undefined;
-  /** sessions: pulls per client session (HEAD-only sessions are checks); guide: every tagged manifest event is a pull. */
+  /** sessions: pulls per client session (HEAD-only sessions are checks); events: every tagged manifest event is a pull. */
   countPolicy: CountPolicy;
   sessionWindowMs: number;
   sessionRetentionHours: number;
@@ -47,7 +51,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     dbRetryMs: parse(env, 'STATICREG_DB_RETRY_MS', z.coerce.number().int().min(100), '2000'),
     dedupRetentionDays: parse(env, 'STATICREG_DEDUP_RETENTION_DAYS', positiveInt, '7'),
     retentionDays: read(env, 'STATICREG_RETENTION_DAYS') === undefined ? undefined : parse(env, 'STATICREG_RETENTION_DAYS', positiveInt),
-    countPolicy: parse(env, 'STATICREG_COUNT_POLICY', z.enum(COUNT_POLICIES, { message: 'must be sessions or guide' }), 'sessions'),
+    countPolicy: parse(env, 'STATICREG_COUNT_POLICY', countPolicy, 'sessions'),
     sessionWindowMs: 1000 * parse(env, 'STATICREG_SESSION_WINDOW_SECONDS', z.coerce.number({ message: 'must be a number of seconds' }).min(0.1).max(3600), '10'),
     sessionRetentionHours: parse(env, 'STATICREG_SESSION_RETENTION_HOURS', positiveInt, '48'),
     registryHostname: loadRegistryHostname(env),

@@ -4,7 +4,7 @@
 //
 // Each variant gets a fresh database (test/support/services.ts, migrated to the latest schema, then set up as the
 // variant says), and every variant stores the same batches of 500 generated events through the worker's own
-// functions (storePullBatch for the guide policy, storeSessionBatch for sessions), batch by batch in turns, so that
+// functions (countPerEvent for the guide policy, countPerSession for sessions), batch by batch in turns, so that
 // they meet the machine in the same stretches of time. A second part runs two writers at once, as two workers do.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { addDays, type PullEvent, type KindedCountChange } from '@staticreg/events';
 import { MIGRATIONS_DIR, isConflict, type Database } from '@staticreg/db';
-import { storePullBatch, storeSessionBatch } from '@staticreg/ingest';
+import { countPerEvent, countPerSession } from '@staticreg/ingest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/services.js';
 import { generatePullEvents } from '../events.js';
 import { fixed, formatTable, machineCpu, percentile, thousands } from '../support.js';
@@ -151,7 +151,7 @@ function rollupKeys(changes: readonly KindedCountChange[]): number {
 
 type Policy = 'guide' | 'sessions';
 const store = (policy: Policy, db: Kysely<Database>, batch: readonly PullEvent[]) =>
-  policy === 'guide' ? storePullBatch(db, batch) : storeSessionBatch(db, batch, WINDOW_MS);
+  policy === 'guide' ? countPerEvent(db, batch) : countPerSession(db, batch, WINDOW_MS);
 
 interface Prepared {
   variant: Variant;

@@ -3,7 +3,7 @@
 // real worker's default, for a batch of one).
 import { Worker } from 'bullmq';
 import { createDb } from '@staticreg/db';
-import { storePullBatch, storeSessionBatch } from '@staticreg/ingest';
+import { countPerEvent, countPerSession } from '@staticreg/ingest';
 import { loadWorkerConfig } from '@staticreg/config';
 import { createLogger } from '@staticreg/log';
 import { createRedisConnection, PULL_QUEUE, type PullJobData } from '@staticreg/queue';
@@ -25,7 +25,7 @@ const worker = new Worker<PullJobData>(
   PULL_QUEUE,
   async (job) => {
     const event = job.data.event;
-    const result = policy === 'guide' ? await storePullBatch(db, [event]) : await storeSessionBatch(db, [event], sessionWindowMs);
+    const result = policy === 'guide' ? await countPerEvent(db, [event]) : await countPerSession(db, [event], sessionWindowMs);
     // One line per stored event, as the real worker logs one per changed row.
     log.info(
       { repository: event.repository, tag: event.tag, digest: event.digest, architecture: event.architecture, pullDate: event.pullDate, counted: result.counted },

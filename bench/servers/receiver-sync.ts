@@ -2,7 +2,7 @@
 // environment), but each request's accepted events are committed to Postgres before the answer instead of enqueued.
 import { loadReceiverConfig } from '@staticreg/config';
 import { createDb } from '@staticreg/db';
-import { storePullBatch } from '@staticreg/ingest';
+import { countPerEvent } from '@staticreg/ingest';
 import { createLogger } from '@staticreg/log';
 import { listen } from '@staticreg/http';
 import { createReceiver } from '../../apps/receiver/src/receiver.js';
@@ -16,7 +16,7 @@ const db = createDb({ url: dbUrl, applicationName: 'staticreg-bench-sync', maxCo
 // One transaction per request: the dedup insert and the upsert, what the worker does for a batch of one.
 const receiver = createReceiver(config, log, {
   deliver: async (events) => {
-    await storePullBatch(db, events);
+    await countPerEvent(db, events);
   },
   // A commit may take longer than an enqueue; the design is measured, not timed out.
   enqueueTimeoutMs: 30_000,

@@ -9,7 +9,7 @@ import { sql } from 'kysely';
 import { pino } from 'pino';
 import type { ManifestInfo, PullEvent } from '@staticreg/events';
 import { saveManifestDescriptions } from '@staticreg/db';
-import { ManifestResolver, storeSessionBatch } from '@staticreg/ingest';
+import { ManifestResolver, countPerSession } from '@staticreg/ingest';
 import { RegistryClient } from '@staticreg/registry';
 import { buildImage, buildIndex, OCI_INDEX, writeOciLayout } from '../support/oci-layout.js';
 import { makePull } from '../support/pulls.js';
@@ -162,7 +162,7 @@ describe('manifest resolver (real Postgres, real registries)', function () {
       const resolver = new ManifestResolver(client, silent);
       const digest = randomDigest();
       const events: PullEvent[] = [makePull('hole-1', { ...CONTAINERD, repository: 'hole/app', digest, mediaType: OCI_IMAGE })];
-      const result = await storeSessionBatch(database.db, events, WINDOW_MS, await resolver.describe(database.db, events));
+      const result = await countPerSession(database.db, events, WINDOW_MS, await resolver.describe(database.db, events));
       expect(result.counted).to.equal(1);
       expect(await pullRows(database)).to.deep.equal([`2026-11-27 1.0 ${digest} not-specified x1`]);
       // The read the resolver started is at the registry, open and unanswered, after the batch was stored.
@@ -172,7 +172,7 @@ describe('manifest resolver (real Postgres, real registries)', function () {
 
       // A second batch naming the same digest starts no second read while the first is open.
       const again = [makePull('hole-2', { ...CONTAINERD, repository: 'hole/app', digest, mediaType: OCI_IMAGE, clientAddress: '10.9.9.9:1' })];
-      await storeSessionBatch(database.db, again, WINDOW_MS, await resolver.describe(database.db, again));
+      await countPerSession(database.db, again, WINDOW_MS, await resolver.describe(database.db, again));
       expect(await pullRows(database)).to.deep.equal([`2026-11-27 1.0 ${digest} not-specified x2`]);
       expect(resolver.sizes()).to.deep.include({ running: 1, queued: 0 });
       expect(blackHole.openRequests().filter((request) => request.startsWith(path))).to.have.length(1);
@@ -210,7 +210,7 @@ describe('manifest resolver (real Postgres, real registries)', function () {
         makePull(`${id}-c`, { ...CONTAINERD, clientAddress: address, repository: 'bg/app', timestamp: at, tag: '', digest: arm.root.digest, mediaType: OCI_IMAGE }),
       ];
       const first = pull('first', '2026-11-27T09:00:00.100Z', '10.0.0.1:1');
-      await storeSessionBatch(database.db, first, WINDOW_MS, await resolver.describe(database.db, first));
+      await countPerSession(database.db, first, WINDOW_MS, await resolver.describe(database.db, first));
       const described = (await eventually(
         async () => {
           const rows = (await sql<{ digest: string; platform: string | null }>`select digest, platform from manifest_descriptions`.execute(database.db)).rows;
@@ -228,7 +228,7 @@ describe('manifest resolver (real Postgres, real registries)', function () {
 
       // The next day, so its row is apart from the first batch's (counted before or after the read completed: either may be).
       const second = pull('second', '2026-11-28T09:00:00.200Z', '10.0.0.2:1');
-      await storeSessionBatch(database.db, second, WINDOW_MS, await resolver.describe(database.db, second));
+      await countPerSession(database.db, second, WINDOW_MS, await resolver.describe(database.db, second));
       const rows = await pullRows(database);
       expect(rows, `the second client is counted with the platform the index names: ${rows.join(', ')}`).to.include(`2026-11-28 1.0 ${index.root.digest} arm/v7 x1`);
       expect(resolver.sizes()).to.deep.include({ queued: 0, running: 0, unknown: 0 });

@@ -1,9 +1,9 @@
-// storeSessionBatch and pruning against a real Postgres: recomputation merges late events, pruning never rewrites the past.
+// countPerSession and pruning against a real Postgres: recomputation merges late events, pruning never rewrites the past.
 import { expect } from 'chai';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { createDb, pruneSessions } from '@staticreg/db';
-import { storeSessionBatch, storeSessionBatchIn } from '@staticreg/ingest';
+import { countPerSession, countPerSessionIn } from '@staticreg/ingest';
 import type { PullEvent } from '@staticreg/events';
 import { createTestDatabase, eventually, type TestDatabase } from '../support/services.js';
 import { captureStatements } from '../support/captured-statements.js';
@@ -40,9 +40,9 @@ describe('session store (real Postgres)', () => {
   afterEach(async () => database.drop());
 
   it('turns a check into a pull when the rest of the session arrives in a later batch', async () => {
-    await storeSessionBatch(database.db, [request('h', '2026-11-27T10:00:00.000Z', 'HEAD', INDEX, '1.0')], 10_000);
+    await countPerSession(database.db, [request('h', '2026-11-27T10:00:00.000Z', 'HEAD', INDEX, '1.0')], 10_000);
     expect(await counts(database)).to.deep.equal(['check 2026-11-27 1.0 not-specified x1']);
-    await storeSessionBatch(
+    await countPerSession(
       database.db,
       [request('g1', '2026-11-27T10:00:00.020Z', 'GET', INDEX), request('g2', '2026-11-27T10:00:00.050Z', 'GET', CHILD)],
       10_000,
@@ -51,13 +51,13 @@ describe('session store (real Postgres)', () => {
   });
 
   it('merges two sessions when the event that joins them arrives last', async () => {
-    await storeSessionBatch(
+    await countPerSession(
       database.db,
       [request('a', '2026-11-27T10:00:00Z', 'HEAD', INDEX, '1.0'), request('c', '2026-11-27T10:00:16Z', 'GET', CHILD)],
       10_000,
     );
     expect(await counts(database)).to.deep.equal(['check 2026-11-27 1.0 not-specified x1', 'pull 2026-11-27  amd64 x1']);
-    await storeSessionBatch(database.db, [request('b', '2026-11-27T10:00:08Z', 'GET', INDEX)], 10_000);
+    await countPerSession(database.db, [request('b', '2026-11-27T10:00:08Z', 'GET', INDEX)], 10_000);
     expect(await counts(database)).to.deep.equal(['pull 2026-11-27 1.0 amd64 x1']);
     const sessions = await sql<{ n: number }>`select count(*)::int as n from pull_sessions`.execute(database.db);
     expect(sessions.rows[0]!.n).to.equal(1);
@@ -65,11 +65,11 @@ describe('session store (real Postgres)', () => {
 
   it('counts an event once when it comes again after its claim was pruned but its session event was kept', async () => {
     const pull = [request('p1', '2026-11-27T10:00:00.000Z', 'HEAD', INDEX, '1.0'), request('p2', '2026-11-27T10:00:00.020Z', 'GET', INDEX), request('p3', '2026-11-27T10:00:00.050Z', 'GET', CHILD)];
-    await storeSessionBatch(database.db, pull, 10_000);
+    await countPerSession(database.db, pull, 10_000);
     expect(await counts(database)).to.deep.equal(['pull 2026-11-27 1.0 amd64 x1']);
     // Claims are kept STATICREG_DEDUP_RETENTION_DAYS, session events STATICREG_SESSION_RETENTION_HOURS: either may go first.
     await sql`delete from processed_pull_events`.execute(database.db);
-    await storeSessionBatch(database.db, [pull[1]!, pull[2]!], 10_000);
+    await countPerSession(database.db, [pull[1]!, pull[2]!], 10_000);
     expect(await counts(database)).to.deep.equal(['pull 2026-11-27 1.0 amd64 x1']);
     const events = await sql<{ n: number }>`select count(*)::int as n from pull_session_events`.execute(database.db);
     expect(events.rows[0]!.n).to.equal(3);
@@ -80,13 +80,13 @@ describe('session store (real Postgres)', () => {
     for (let i = 1; i <= 10; i += 1) {
       poll.push(request(`h${i}`, new Date(Date.parse('2026-11-27T23:59:50Z') + i * 5_000).toISOString(), 'HEAD', CHILD, '1.0'));
     }
-    await storeSessionBatch(database.db, poll, 10_000);
+    await countPerSession(database.db, poll, 10_000);
     const before = await counts(database);
     expect(before).to.deep.equal(['check 2026-11-28 1.0 amd64 x1', 'pull 2026-11-27 1.0 amd64 x1']);
 
     // The cutoff falls inside the second session: pruning rounds it down to the hour, so that session stays whole.
     await pruneSessions(database.db, new Date('2026-11-28T00:00:12Z'));
-    await storeSessionBatch(database.db, [request('late', '2026-11-28T00:00:45Z', 'HEAD', CHILD, '1.0')], 10_000);
+    await countPerSession(database.db, [request('late', '2026-11-28T00:00:45Z', 'HEAD', CHILD, '1.0')], 10_000);
     expect(await counts(database)).to.deep.equal(before);
   });
 
@@ -97,8 +97,8 @@ describe('session store (real Postgres)', () => {
     const reference = await createTestDatabase();
     let expected: string[];
     try {
-      await storeSessionBatch(reference.db, [first], 10_000);
-      await storeSessionBatch(reference.db, [second], 10_000);
+      await countPerSession(reference.db, [first], 10_000);
+      await countPerSession(reference.db, [second], 10_000);
       expected = await counts(reference);
     } finally {
       await reference.drop();
@@ -114,13 +114,13 @@ describe('session store (real Postgres)', () => {
       const firstReady = new Promise<void>((resolve) => (firstStored = resolve));
       // The first batch stores and keeps its transaction (and the client's lock) open ...
       const firstBatch = repeatable.transaction().setIsolationLevel('read committed').execute(async (trx) => {
-        await storeSessionBatchIn(trx, [first], 10_000);
+        await countPerSessionIn(trx, [first], 10_000);
         firstStored();
         await firstHolds;
       });
       await firstReady;
       // ... while the second starts, takes its snapshot with its claim, and waits for that lock.
-      const secondBatch = storeSessionBatch(repeatable, [second], 10_000);
+      const secondBatch = countPerSession(repeatable, [second], 10_000);
       await eventually(async () => {
         const waiting = await sql<{ n: number }>`
           select count(*)::int as n from pg_stat_activity
@@ -155,7 +155,7 @@ describe('session store (real Postgres)', () => {
     }
 
     it('prunes a client and stores its late event one after the other, never interleaved', async () => {
-      await storeSessionBatch(database.db, session(), 10_000);
+      await countPerSession(database.db, session(), 10_000);
       expect(await counts(database)).to.deep.equal(['pull 2026-11-27 1.0 amd64 x1']);
 
       // A third connection holds the session's row, so the prune stops at it, part way through; the late event's
@@ -167,7 +167,7 @@ describe('session store (real Postgres)', () => {
         await holder.query('select 1 from pull_sessions for update');
         const pruned = pruneSessions(database.db, CUTOFF);
         await eventually(async () => (await waitingForLocks()).some((query) => query.startsWith('delete from pull_sessions')), 30_000, 'the prune to wait for the row');
-        const late = storeSessionBatch(database.db, [request('late', '2026-11-27T09:00:05.000Z', 'HEAD', INDEX, '1.0')], 10_000);
+        const late = countPerSession(database.db, [request('late', '2026-11-27T09:00:05.000Z', 'HEAD', INDEX, '1.0')], 10_000);
         await eventually(async () => (await waitingForLocks()).length === 2, 30_000, 'the late batch to wait as well');
         await holder.query('commit');
         await Promise.all([pruned, late]);
@@ -180,8 +180,8 @@ describe('session store (real Postgres)', () => {
     });
 
     it('forgets sessions and their events before the cutoff, and keeps the rest', async () => {
-      await storeSessionBatch(database.db, session(), 10_000);
-      await storeSessionBatch(database.db, [request('after', '2026-11-27T10:00:00.000Z', 'GET', CHILD, '1.0')], 10_000);
+      await countPerSession(database.db, session(), 10_000);
+      await countPerSession(database.db, [request('after', '2026-11-27T10:00:00.000Z', 'GET', CHILD, '1.0')], 10_000);
       expect(await pruneSessions(database.db, CUTOFF, 1)).to.equal(4);
       const left = await sql<{ event_id: string }>`select event_id from pull_session_events`.execute(database.db);
       expect(left.rows.map((row) => row.event_id)).to.deep.equal(['after']);
@@ -191,7 +191,7 @@ describe('session store (real Postgres)', () => {
     });
 
     it('finds and deletes what it prunes through indexes (migration 0008)', async () => {
-      await storeSessionBatch(database.db, session(), 10_000);
+      await countPerSession(database.db, session(), 10_000);
       // pruneSessions' own statements, captured, then planned with sequential scans priced out: on a table this
       // small the planner would read everything anyway, so this only asks whether an index can serve each one.
       const capture = await captureStatements(database.url);

@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import type { Redis } from 'ioredis';
 import { aggregatePulls } from '@staticreg/events';
 import { createDb } from '@staticreg/db';
-import { storePullBatch } from '@staticreg/ingest';
+import { countPerEvent } from '@staticreg/ingest';
 import { createPullQueue, createRedisConnection } from '@staticreg/queue';
 import { freePort, startApp, type AppProcess } from '../support/processes.js';
 import { createTestDatabase, eventually, freshRedis, metricRows, TEST_REDIS_URL, totalPulls, type TestDatabase } from '../support/services.js';
@@ -66,8 +66,8 @@ describe('worker, guide policy (real Redis and Postgres)', function () {
 
   it('adds nothing when a committed batch is replayed', async () => {
     const events = spreadPulls('replay', 500);
-    const first = await storePullBatch(database.db, events);
-    const replay = await storePullBatch(database.db, events);
+    const first = await countPerEvent(database.db, events);
+    const replay = await countPerEvent(database.db, events);
     expect(first).to.include({ counted: 500, duplicates: 0 });
     expect(replay).to.include({ counted: 0, duplicates: 500 });
     expect(replay.changes).to.deep.equal([]);

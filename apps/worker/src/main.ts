@@ -16,11 +16,11 @@ import {
   type WorkerBatchMetrics,
 } from '@staticreg/observability';
 import {
+  countPerEvent,
+  countPerSession,
   ManifestResolver,
   startMaintenance,
   startPullConsumer,
-  storePullBatch,
-  storeSessionBatch,
   type BatchStore,
   type Maintenance,
   type PullConsumer,
@@ -171,8 +171,8 @@ async function main(): Promise<void> {
   resolver = manifests;
   const store: BatchStore =
     config.countPolicy === 'events'
-      ? storePullBatch
-      : async (database, events) => storeSessionBatch(database, events, config.sessionWindowMs, await manifests.describe(database, events));
+      ? countPerEvent
+      : async (database, events) => countPerSession(database, events, config.sessionWindowMs, await manifests.describe(database, events));
   if (config.countPolicy === 'sessions' && !registryClient) {
     log.warn('STATICREG_REGISTRY_HOSTNAME is not set: image platforms come from User-Agents only');
   }

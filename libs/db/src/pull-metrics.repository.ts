@@ -77,11 +77,6 @@ export async function addCounts(trx: Executor, kind: 'pull' | 'check', counts: r
       and m.architecture = k.architecture and m.${c} <= 0`.execute(trx);
 }
 
-/** Adds pulls to container_pull_metrics (the guide's table). */
-export async function upsertPullCounts(trx: Executor, counts: readonly CountChange[]): Promise<void> {
-  await addCounts(trx, 'pull', counts);
-}
-
 /** Deletes processed-event ids older than the cutoff, a few thousand at a time so no lock is held long. */
 export async function pruneProcessedEventIds(db: Executor, olderThan: Date, batchSize = 5000): Promise<number> {
   let deleted = 0;

@@ -4,15 +4,23 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { PullEvent } from '@staticreg/events';
+import type { PullEvent, SessionCount } from '@staticreg/events';
 import { isConflict, isDataError, sqlState, type Database } from '@staticreg/db';
 import { clearCountingPause, publishCountingPause, PULL_QUEUE, type PullJobData } from '@staticreg/queue';
 import { CountingPause, type CountingPauseState } from './counting-pause.js';
 import { PoisonEvidence } from './poison-evidence.js';
 import { Batcher } from './pull-batcher.js';
-import type { StoreResult } from './store-pulls.js';
 
-/** Stores one batch of events: the count policy (guide or sessions) behind one signature. */
+export interface StoreResult {
+  /** Events seen for the first time (re-deliveries and replays excluded). */
+  counted: number;
+  /** Events whose id had already been processed. */
+  duplicates: number;
+  /** What the batch changed in the count tables. */
+  changes: SessionCount[];
+}
+
+/** Stores one batch of events: the count policy (events or sessions) behind one signature. */
 export type BatchStore = (db: Kysely<Database>, events: PullEvent[]) => Promise<StoreResult>;
 
 export interface PullConsumerOptions {

@@ -26,7 +26,7 @@ import {
   type Database,
   type StoredSession,
 } from '@staticreg/db';
-import type { StoreResult } from './store-pulls.js';
+import type { StoreResult } from './pull-consumer.js';
 
 /** Sorted by kind then key, so concurrent batches update rows in one order. */
 function sortCounts(counts: KindedCountChange[]): KindedCountChange[] {
@@ -39,7 +39,7 @@ function sortCounts(counts: KindedCountChange[]): KindedCountChange[] {
  * batch must see the sessions that the lock's previous holder committed. Under REPEATABLE READ its snapshot
  * would predate them and the same session would be counted twice.
  */
-export async function storeSessionBatch(
+export async function countPerSession(
   db: Kysely<Database>,
   events: readonly PullEvent[],
   windowMs: number,
@@ -48,11 +48,11 @@ export async function storeSessionBatch(
   return db
     .transaction()
     .setIsolationLevel('read committed')
-    .execute((trx) => storeSessionBatchIn(trx, events, windowMs, manifests));
+    .execute((trx) => countPerSessionIn(trx, events, windowMs, manifests));
 }
 
-/** The session policy's work inside a transaction the caller opened (READ COMMITTED, see storeSessionBatch). */
-export async function storeSessionBatchIn(
+/** The session policy's work inside a transaction the caller opened (READ COMMITTED, see countPerSession). */
+export async function countPerSessionIn(
   trx: Transaction<Database>,
   events: readonly PullEvent[],
   windowMs: number,

@@ -67,7 +67,7 @@ test-deploy: ## As root: build the image, run docker-compose.yml under podman, c
 	@bash scripts/test-deploy.sh
 
 # `make test` runs the soak once, under the default count policy; `make soak` runs it under both.
-soak: export STATICREG_SOAK_POLICIES ?= sessions,guide
+soak: export STATICREG_SOAK_POLICIES ?= sessions,events
 soak: deps ## Run the soak test (docs/soak.md): worker kills, a Postgres restart, a read-only database
 	npx mocha --config test/soak/mocharc.json
 

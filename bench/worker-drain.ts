@@ -240,11 +240,11 @@ export async function drainWithRealWorker(
   });
 }
 
-/** The baseline: one transaction per job, `concurrency` jobs at a time, under the guide or the sessions policy. */
+/** The baseline: one transaction per job, `concurrency` jobs at a time, under the events or the sessions policy. */
 export async function drainPerEvent(
   context: DrainContext,
   events: readonly PullEvent[],
-  policy: 'guide' | 'sessions' = 'guide',
+  policy: 'events' | 'sessions' = 'events',
   concurrency = BASELINE_CONCURRENCY,
 ): Promise<DrainRow> {
   return drain(`per-event: 1 PG tx/job, ${policy}, concurrency ${concurrency}`, context, events, async () =>

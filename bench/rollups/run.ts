@@ -4,7 +4,7 @@
 //
 // Each variant gets a fresh database (test/support/services.ts, migrated to the latest schema, then set up as the
 // variant says), and every variant stores the same batches of 500 generated events through the worker's own
-// functions (countPerEvent for the guide policy, countPerSession for sessions), batch by batch in turns, so that
+// functions (countPerEvent for the events policy, countPerSession for sessions), batch by batch in turns, so that
 // they meet the machine in the same stretches of time. A second part runs two writers at once, as two workers do.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -149,9 +149,9 @@ function rollupKeys(changes: readonly KindedCountChange[]): number {
   return keys.size;
 }
 
-type Policy = 'guide' | 'sessions';
+type Policy = 'events' | 'sessions';
 const store = (policy: Policy, db: Kysely<Database>, batch: readonly PullEvent[]) =>
-  policy === 'guide' ? countPerEvent(db, batch) : countPerSession(db, batch, WINDOW_MS);
+  policy === 'events' ? countPerEvent(db, batch) : countPerSession(db, batch, WINDOW_MS);
 
 interface Prepared {
   variant: Variant;
@@ -291,11 +291,11 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => void dropAll().finally(() => process.exit(130)));
   try {
-    for (const policy of ['guide', 'sessions'] as const) {
+    for (const policy of ['events', 'sessions'] as const) {
       console.log(`\n${await oneWriter(policy, batchesOf(events), opened)}`);
       await dropAll();
     }
-    for (const policy of ['guide', 'sessions'] as const) {
+    for (const policy of ['events', 'sessions'] as const) {
       console.log(`\n${await twoWriters(policy, batchesOf(concurrentEvents), opened)}`);
       await dropAll();
     }

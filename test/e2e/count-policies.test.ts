@@ -14,7 +14,7 @@ import { queueDrained } from '../support/pull-queue.js';
 import { registryDelivered, startRegistry, skopeo, type Registry } from '../support/registry.js';
 import { createTestDatabase, eventually, freshRedis, TEST_REDIS_URL, type TestDatabase } from '../support/services.js';
 
-type Policy = 'sessions' | 'guide';
+type Policy = 'sessions' | 'events';
 
 const TAG = '1.0';
 const WINDOW_SECONDS = 10;
@@ -78,13 +78,13 @@ interface Scenario {
   /** What the registry reports, as `METHOD :tag (image)` or `METHOD @image`. */
   requests: string[];
   sessions: { pulls: Row[]; checks: Row[] };
-  guide: Row[];
+  events: Row[];
 }
 
 const row = (tag: string, image: string, architecture: string, count = 1): Row => ({ tag, image, architecture, count });
 
 /**
- * The issue's scenarios and the rows each must produce. Images: `index` is an OCI index of amd64, arm64/v8 and
+ * The counting scenarios and the rows each must produce. Images: `index` is an OCI index of amd64, arm64/v8 and
  * arm/v7 images (`index-amd64`, …), `list` the same pushed as a docker manifest list, `single` an amd64 image,
  * `noarch` an image whose config names no architecture.
  */
@@ -95,7 +95,7 @@ const SCENARIOS: Scenario[] = [
     image: 'index',
     requests: ['HEAD :1.0 (index)', 'GET @index', 'GET @index-arm64'],
     sessions: { pulls: [row(TAG, 'index', 'arm64')], checks: [] },
-    guide: [row(TAG, 'index', 'arm64')],
+    events: [row(TAG, 'index', 'arm64')],
   },
   {
     name: 'docker-up-to-date',
@@ -103,7 +103,7 @@ const SCENARIOS: Scenario[] = [
     image: 'index',
     requests: ['HEAD :1.0 (index)'],
     sessions: { pulls: [], checks: [row(TAG, 'index', NOT_SPECIFIED)] },
-    guide: [row(TAG, 'index', 'arm64')],
+    events: [row(TAG, 'index', 'arm64')],
   },
   {
     name: 'docker-twice',
@@ -111,7 +111,7 @@ const SCENARIOS: Scenario[] = [
     image: 'index',
     requests: ['HEAD :1.0 (index)', 'GET @index', 'GET @index-arm64', 'HEAD :1.0 (index)'],
     sessions: { pulls: [row(TAG, 'index', 'arm64')], checks: [row(TAG, 'index', NOT_SPECIFIED)] },
-    guide: [row(TAG, 'index', 'arm64', 2)],
+    events: [row(TAG, 'index', 'arm64', 2)],
   },
   {
     name: 'docker-noarch',
@@ -119,7 +119,7 @@ const SCENARIOS: Scenario[] = [
     image: 'noarch',
     requests: ['HEAD :1.0 (noarch)', 'GET @noarch'],
     sessions: { pulls: [row(TAG, 'noarch', 'arm64')], checks: [] },
-    guide: [row(TAG, 'noarch', 'arm64')],
+    events: [row(TAG, 'noarch', 'arm64')],
   },
   {
     name: 'containerd',
@@ -127,7 +127,7 @@ const SCENARIOS: Scenario[] = [
     image: 'index',
     requests: ['HEAD :1.0 (index)', 'GET @index', 'GET @index-amd64'],
     sessions: { pulls: [row(TAG, 'index', 'amd64')], checks: [] },
-    guide: [row(TAG, 'index', NOT_SPECIFIED)],
+    events: [row(TAG, 'index', NOT_SPECIFIED)],
   },
   {
     name: 'kubelet-pinned',
@@ -135,7 +135,7 @@ const SCENARIOS: Scenario[] = [
     image: 'index',
     requests: ['HEAD @index', 'GET @index', 'GET @index-armv7'],
     sessions: { pulls: [row('', 'index', 'arm/v7')], checks: [] },
-    guide: [],
+    events: [],
   },
   {
     name: 'podman',
@@ -143,7 +143,7 @@ const SCENARIOS: Scenario[] = [
     image: 'list',
     requests: ['GET :1.0 (list)', 'GET @list-amd64'],
     sessions: { pulls: [row(TAG, 'list', 'amd64')], checks: [] },
-    guide: [row(TAG, 'list', NOT_SPECIFIED)],
+    events: [row(TAG, 'list', NOT_SPECIFIED)],
   },
   {
     name: 'skopeo-copy',
@@ -151,7 +151,7 @@ const SCENARIOS: Scenario[] = [
     image: 'index',
     requests: ['GET :1.0 (index)', 'GET @index-amd64'],
     sessions: { pulls: [row(TAG, 'index', 'amd64')], checks: [] },
-    guide: [row(TAG, 'index', NOT_SPECIFIED)],
+    events: [row(TAG, 'index', NOT_SPECIFIED)],
   },
   {
     name: 'skopeo-copy-single',
@@ -159,7 +159,7 @@ const SCENARIOS: Scenario[] = [
     image: 'single',
     requests: ['GET :1.0 (single)'],
     sessions: { pulls: [row(TAG, 'single', 'amd64')], checks: [] },
-    guide: [row(TAG, 'single', NOT_SPECIFIED)],
+    events: [row(TAG, 'single', NOT_SPECIFIED)],
   },
   {
     name: 'skopeo-copy-all',
@@ -167,7 +167,7 @@ const SCENARIOS: Scenario[] = [
     image: 'index',
     requests: ['GET :1.0 (index)', 'GET @index-amd64', 'GET @index-arm64', 'GET @index-armv7'],
     sessions: { pulls: [row(TAG, 'index', 'amd64'), row(TAG, 'index', 'arm/v7'), row(TAG, 'index', 'arm64')], checks: [] },
-    guide: [row(TAG, 'index', NOT_SPECIFIED)],
+    events: [row(TAG, 'index', NOT_SPECIFIED)],
   },
   {
     name: 'skopeo-inspect',
@@ -175,7 +175,7 @@ const SCENARIOS: Scenario[] = [
     image: 'index',
     requests: ['GET :1.0 (index)', 'GET @index-amd64'],
     sessions: { pulls: [row(TAG, 'index', 'amd64')], checks: [] },
-    guide: [row(TAG, 'index', NOT_SPECIFIED)],
+    events: [row(TAG, 'index', NOT_SPECIFIED)],
   },
   {
     name: 'skopeo-inspect-raw',
@@ -183,7 +183,7 @@ const SCENARIOS: Scenario[] = [
     image: 'index',
     requests: ['GET :1.0 (index)'],
     sessions: { pulls: [row(TAG, 'index', NOT_SPECIFIED)], checks: [] },
-    guide: [row(TAG, 'index', NOT_SPECIFIED)],
+    events: [row(TAG, 'index', NOT_SPECIFIED)],
   },
   {
     name: 'crane-pull',
@@ -191,7 +191,7 @@ const SCENARIOS: Scenario[] = [
     image: 'index',
     requests: ['GET :1.0 (index)', 'GET @index-amd64'],
     sessions: { pulls: [row(TAG, 'index', 'amd64')], checks: [] },
-    guide: [row(TAG, 'index', NOT_SPECIFIED)],
+    events: [row(TAG, 'index', NOT_SPECIFIED)],
   },
   {
     name: 'crane-digest',
@@ -199,7 +199,7 @@ const SCENARIOS: Scenario[] = [
     image: 'index',
     requests: ['HEAD :1.0 (index)'],
     sessions: { pulls: [], checks: [row(TAG, 'index', NOT_SPECIFIED)] },
-    guide: [row(TAG, 'index', NOT_SPECIFIED)],
+    events: [row(TAG, 'index', NOT_SPECIFIED)],
   },
 ];
 
@@ -220,7 +220,7 @@ interface Manifest {
 }
 
 /** Everything both runs observed, per policy and scenario, for docs/counting.md. */
-const observed: Record<Policy, Map<string, Observed>> = { sessions: new Map(), guide: new Map() };
+const observed: Record<Policy, Map<string, Observed>> = { sessions: new Map(), events: new Map() };
 
 function countPolicySuite(policy: Policy): void {
   describe(`STATICREG_COUNT_POLICY=${policy}: every client's requests, counted`, function () {
@@ -531,7 +531,7 @@ function countPolicySuite(policy: Policy): void {
         observed[policy].set(scenario.name, { requests, ...found });
         // The real clients (skopeo) and the replayed ones sent exactly the manifest requests described.
         if (policy === 'sessions') expect(requests, 'manifest requests').to.deep.equal(scenario.requests);
-        const expected = policy === 'sessions' ? scenario.sessions : { pulls: scenario.guide, checks: [] };
+        const expected = policy === 'sessions' ? scenario.sessions : { pulls: scenario.events, checks: [] };
         expect(found).to.deep.equal({ pulls: sortRows(expected.pulls), checks: sortRows(expected.checks) });
       });
     }
@@ -591,21 +591,21 @@ function showRows(rows: Row[] | undefined): string {
 /** The observed rows of both runs as a markdown table, one line per scenario. */
 function countingTable(): string {
   const lines = [
-    '| Scenario | Manifest requests the registry reported | `sessions`: pulls | `sessions`: checks | `guide`: pulls |',
+    '| Scenario | Manifest requests the registry reported | `sessions`: pulls | `sessions`: checks | `events`: pulls |',
     '|---|---|---|---|---|',
   ];
   for (const scenario of SCENARIOS) {
     const sessions = observed.sessions.get(scenario.name);
-    const guide = observed.guide.get(scenario.name);
+    const perEvent = observed.events.get(scenario.name);
     const requests = sessions ? sessions.requests.map((request) => `\`${request}\``).join(' → ') : '?';
-    lines.push(`| ${scenario.title} | ${requests} | ${showRows(sessions?.pulls)} | ${showRows(sessions?.checks)} | ${showRows(guide?.pulls)} |`);
+    lines.push(`| ${scenario.title} | ${requests} | ${showRows(sessions?.pulls)} | ${showRows(sessions?.checks)} | ${showRows(perEvent?.pulls)} |`);
   }
   return lines.join('\n');
 }
 
 describe('count policies end to end (docker-registry 2.8.2, real and replayed clients, receiver, worker, Postgres)', function () {
   countPolicySuite('sessions');
-  countPolicySuite('guide');
+  countPolicySuite('events');
 
   after(async function () {
     if (process.env.STATICREG_WRITE_COUNTING_DOC !== '1') return;

@@ -65,9 +65,9 @@ describe('registry pulls end to end (docker-registry 2.8.2, skopeo, receiver, wo
 
     const receiverPort = await freePort();
     const workerPort = await freePort();
-    // The rules asserted here are the guide policy (every manifest pull by tag counts); the default policy,
+    // The rules asserted here are the events policy (every manifest pull by tag counts); the default policy,
     // sessions, counts the same requests differently.
-    const common = { STATICREG_REDIS_URL: TEST_REDIS_URL, STATICREG_LOG_LEVEL: 'debug', STATICREG_COUNT_POLICY: 'guide' };
+    const common = { STATICREG_REDIS_URL: TEST_REDIS_URL, STATICREG_LOG_LEVEL: 'debug', STATICREG_COUNT_POLICY: 'events' };
     receiver = startApp('receiver', {
       ...common,
       STATICREG_RECEIVER_PORT: String(receiverPort),

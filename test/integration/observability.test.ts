@@ -102,7 +102,7 @@ describe('observability: /metrics and pipeline health (real processes)', functio
       STATICREG_REDIS_URL: TEST_REDIS_URL,
       STATICREG_DB_URL: database.url,
       STATICREG_WORKER_PORT: String(port),
-      STATICREG_COUNT_POLICY: 'guide',
+      STATICREG_COUNT_POLICY: 'events',
       STATICREG_BATCH_MAX_WAIT_MS: '50',
       STATICREG_LOG_LEVEL: 'warn',
     });

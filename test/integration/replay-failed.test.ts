@@ -13,7 +13,7 @@ import { enqueue, makePull } from '../support/pulls.js';
 import { queueCounts } from '../support/pull-queue.js';
 
 const WORKER_ENV = {
-  STATICREG_COUNT_POLICY: 'guide',
+  STATICREG_COUNT_POLICY: 'events',
   STATICREG_REDIS_URL: TEST_REDIS_URL,
   STATICREG_WORKER_PORT: '0',
   STATICREG_BATCH_MAX_WAIT_MS: '50',

@@ -12,7 +12,7 @@ import { enqueue, spreadPulls } from '../support/pulls.js';
 import { queueCounts } from '../support/pull-queue.js';
 
 const WORKER_ENV = {
-  STATICREG_COUNT_POLICY: 'guide',
+  STATICREG_COUNT_POLICY: 'events',
   STATICREG_REDIS_URL: TEST_REDIS_URL,
   STATICREG_WORKER_LOCK_MS: '5000',
   STATICREG_WORKER_STALLED_INTERVAL_MS: '2000',

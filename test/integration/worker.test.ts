@@ -13,7 +13,7 @@ import { enqueue, makePull, spreadPulls } from '../support/pulls.js';
 import { queueCounts } from '../support/pull-queue.js';
 
 const FAST_RECOVERY = {
-  STATICREG_COUNT_POLICY: 'guide',
+  STATICREG_COUNT_POLICY: 'events',
   STATICREG_REDIS_URL: TEST_REDIS_URL,
   STATICREG_WORKER_PORT: '0',
   STATICREG_WORKER_LOCK_MS: '2000',
@@ -27,7 +27,7 @@ async function queueEmpty(): Promise<boolean> {
   return (await queueCounts()).pending === 0;
 }
 
-describe('worker, guide policy (real Redis and Postgres)', function () {
+describe('worker, events policy (real Redis and Postgres)', function () {
   this.timeout(120_000);
   let database: TestDatabase;
   let redis: Redis;
@@ -166,7 +166,7 @@ describe('worker start-up', function () {
   });
 });
 
-describe('worker, guide policy, while Postgres is stopped and restarted', function () {
+describe('worker, events policy, while Postgres is stopped and restarted', function () {
   this.timeout(180_000);
   let postgres: PrivatePostgres;
   let redis: Redis;

@@ -6,4 +6,4 @@ export * from './counting-pause.js';
 export * from './poison-evidence.js';
 export * from './count-per-session.js';
 export * from './manifest-resolver.js';
-export * from './maintenance.js';
+export * from './maintenance-jobs.js';

@@ -60,7 +60,7 @@ export async function enqueuePullEvents(queue: Queue<PullJobData>, events: reado
 
 export * from './queue-health.js';
 export * from './intake-stats.js';
-export * from './maintenance.js';
+export * from './maintenance-queue.js';
 export * from './registry-changes.js';
 export * from './counting-pause.js';
 export * from './connection-errors.js';

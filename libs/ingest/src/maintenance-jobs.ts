@@ -1,9 +1,11 @@
-// Scheduled maintenance run by the worker through BullMQ: prune de-duplication ids and sessions, apply retention.
+// The maintenance jobs' handlers, run by the worker on the queue libs/queue defines: prune de-duplication ids and
+// sessions, apply retention.
 import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { deleteCountsBefore, pruneProcessedEventIds, pruneSessions, type Database } from '@staticreg/db';
+import { firstDayOfLast, utcDayOf } from '@staticreg/events';
 import {
   createMaintenanceQueue,
   MAINTENANCE_JOBS,
@@ -31,13 +33,7 @@ export interface Maintenance {
 
 type Handler = () => Promise<Record<string, unknown>>;
 
-const DAY_MS = 24 * 3600 * 1000;
-
-/** The first day kept when `days` days are kept, today (UTC) included. */
-export function retentionCutoff(now: Date, days: number): string {
-  const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
-  return new Date(today - (days - 1) * DAY_MS).toISOString().slice(0, 10);
-}
+const HOUR_MS = 3600 * 1000;
 
 export function startMaintenance(options: MaintenanceOptions): Maintenance {
   const { db, log } = options;
@@ -47,16 +43,17 @@ export function startMaintenance(options: MaintenanceOptions): Maintenance {
   // A Record over every job name: a job without a handler does not compile.
   const handlers: Record<MaintenanceJobName, Handler> = {
     'prune-processed-events': async () => {
-      const cutoff = new Date(now().getTime() - options.dedupRetentionDays * DAY_MS);
+      const cutoff = new Date(now().getTime() - options.dedupRetentionDays * 24 * HOUR_MS);
       return { deleted: await pruneProcessedEventIds(db, cutoff), cutoff: cutoff.toISOString() };
     },
     'prune-sessions': async () => {
-      const cutoff = new Date(now().getTime() - options.sessionRetentionHours * 3600 * 1000);
+      const cutoff = new Date(now().getTime() - options.sessionRetentionHours * HOUR_MS);
       return { deleted: await pruneSessions(db, cutoff), cutoff: cutoff.toISOString() };
     },
     'apply-retention': async () => {
       if (options.retentionDays === undefined) return { skipped: 'STATICREG_RETENTION_DAYS is not set' };
-      const before = retentionCutoff(now(), options.retentionDays);
+      // The first day kept: the last `retentionDays` days, today (UTC) included.
+      const before = firstDayOfLast(options.retentionDays, utcDayOf(now()));
       return { ...(await deleteCountsBefore(db, before, { shouldStop: () => stopping })), before };
     },
   };

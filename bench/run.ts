@@ -215,7 +215,7 @@ async function main(): Promise<void> {
     console.log(formatTable(['process', 'load', 'peak RSS MiB'], rss));
   }
 
-  // ---- [4] the dashboard's queries at 10M rows (bench/metrics; ISSUE 4). Own database, own report. ----
+  // ---- [4] the dashboard's queries at 10M rows (bench/metrics). Own database, own report. ----
   if (only === undefined || only === 'metrics') {
     console.log(`\n[4] dashboard queries at ${thousands(METRICS_ROWS)} rows (bench/metrics; also alone: node --import tsx --conditions=staticreg-source bench/metrics/run.ts)`);
     const metrics = await runDashboardBench((line) => console.log(`  ${line}`));

@@ -12,7 +12,7 @@ export async function runDashboardBench(log: (line: string) => void = console.lo
   const database = await createTestDatabase({ migrate: false });
   // Generating and indexing 10M rows takes minutes per statement: no 30 s statement timeout here.
   const db = createDb({ url: database.url, applicationName: 'staticreg-bench-metrics', maxConnections: 2, statementTimeoutMs: 3_600_000 });
-  // The panels are measured as browse runs them (its session settings); the guide's queries as psql would.
+  // The panels are measured as browse runs them (its session settings); the plain SQL queries as psql would.
   const panelDb = createDb({ url: database.url, applicationName: 'staticreg-bench-panels', maxConnections: 1, sessionOptions: METRICS_SESSION_OPTIONS });
   log(`Postgres database ${database.name} (dropped at the end)`);
   try {

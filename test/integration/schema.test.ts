@@ -1,4 +1,4 @@
-// The schema: migrations, the hand-applied SQL file, and the table exactly as the guide describes it.
+// The schema: migrations, the hand-applied SQL file, and container_pull_metrics with its specified columns and indexes.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { expect } from 'chai';
@@ -25,7 +25,7 @@ describe('schema', () => {
     database = undefined;
   });
 
-  it('creates container_pull_metrics with the guide\'s columns, unique key and indexes', async () => {
+  it('creates container_pull_metrics with its specified columns, unique key and indexes', async () => {
     database = await createTestDatabase();
     const table = await describeTable(database);
     expect(table.columns.map((c) => [c.column_name, c.data_type, c.is_nullable])).to.deep.equal([
@@ -45,7 +45,7 @@ describe('schema', () => {
       'CREATE INDEX idx_container_pull_metrics_pull_date ON container_pull_metrics USING btree (pull_date)',
       'CREATE INDEX idx_container_pull_metrics_repo_arch_date ON container_pull_metrics USING btree (repo_name, architecture, pull_date)',
       'CREATE INDEX idx_container_pull_metrics_repo_date ON container_pull_metrics USING btree (repo_name, pull_date)',
-      // Ours, beyond the guide's: a tag's digests over time answered from the index alone.
+      // Beyond the specified table: a tag's digests over time answered from the index alone.
       'CREATE INDEX idx_container_pull_metrics_repo_tag_date ON container_pull_metrics USING btree (repo_name, tag, pull_date) INCLUDE (digest, architecture, pull_count, updated_at)',
     ]);
   });

@@ -46,7 +46,7 @@ function firstPull(): Record<string, any> {
   return structuredClone(loadScenario('pull-by-tag-docker-ua')[0]!.body.events[0]!);
 }
 
-describe('counting rules (guide policy)', () => {
+describe('counting rules (events policy)', () => {
   it('has an expectation for every captured scenario', () => {
     expect(Object.keys(EXPECTED).sort()).to.deep.equal(scenarios());
   });

@@ -37,7 +37,7 @@ const definePanel = <T>(panel: PanelDefinition<T>): PanelDefinition<unknown> => 
 
 type Named = MetricsFilter & { repository: string; tag: string };
 
-/** The panels, in the order of the guide's questions. */
+/** The panels, in the order the dashboard shows them: per day, top repositories and images, architectures, one image, trend, digests. */
 export const PANELS: ReadonlyArray<PanelDefinition<unknown>> = [
   definePanel({
     name: 'daily',

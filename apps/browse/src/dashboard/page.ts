@@ -22,7 +22,7 @@ interface PanelSpec {
   wide?: boolean;
 }
 
-/** One panel per question of the integration guide, in its order, then the pipeline. */
+/** One panel per question the dashboard answers (docs/dashboard.md), then the pipeline. */
 export const PANEL_SPECS: readonly PanelSpec[] = [
   { id: 'daily', title: 'Pulls and checks per day', question: 'Pulls per day; pulls today', wide: true },
   { id: 'top-repositories', title: 'Top repositories', question: 'Total pulls by repository' },

@@ -315,6 +315,12 @@ describe('browse sign-in against the registry', function () {
       expect(forged.status).to.equal(403);
       expect(forged.headers.get('set-cookie')).to.equal(null);
     });
+
+    it('answers a sign-in form over its 8 kB limit with 413 saying so, not a 500', async () => {
+      const answer = await new BrowseSession(base).post('/sign-in', { user: 'alice', password: 'x'.repeat(9000), next: '/' });
+      expect(answer.status).to.equal(413);
+      expect(answer.body).to.include('request body is larger than the limit of 8192 bytes');
+    });
   });
 
   describe('htpasswd: every valid user sees everything', () => {

@@ -2,7 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import express, { type ErrorRequestHandler, type Express, type Router } from 'express';
 import type { Logger } from 'pino';
-import { addHealthRoutes, HttpError, type ReadinessProbes } from '@staticreg/http';
+import { addHealthRoutes, HttpError, toHttpError, type ReadinessProbes } from '@staticreg/http';
 import { accountOf } from './auth/viewer.js';
 import { html, page } from './html.js';
 
@@ -29,13 +29,12 @@ export interface BrowseAppOptions {
   routers: Router[];
 }
 
-/** JSON under /api, an HTML page elsewhere; the status comes from HttpError, 500 otherwise, never a stack. */
+/** Renders toHttpError's answer: JSON under /api, an HTML page elsewhere, never a stack. */
 function browseErrorHandler(log: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
-    const status = error instanceof HttpError ? error.status : 500;
-    const message = error instanceof HttpError ? error.message : 'internal error';
+    const { status, message, headers } = toHttpError(error);
     if (status >= 500) log.error({ err: error, path: req.path }, 'Request failed');
-    if (error instanceof HttpError) res.set(error.headers);
+    res.set(headers);
     if (req.path.startsWith('/api/')) {
       res.status(status).json({ error: message });
       return;

@@ -1,15 +1,15 @@
-// Postgres down is the service being unavailable, not a bug: its errors become a 503 with Retry-After (the app's
-// handler writes the page or the JSON). Shared by the registry pages and the metrics API.
+// Which errors mean browse's database is down for now (Postgres restarting, unreachable), for libs/http's
+// unavailableWhen to answer 503. Shared by the registry pages and the metrics API, each with its own message.
 import type { ErrorRequestHandler } from 'express';
 import { isTransientDbError } from '@staticreg/db';
-import { HttpError } from '@staticreg/http';
+import { unavailableWhen } from '@staticreg/http';
 import { RegistryError } from '@staticreg/registry';
 
+/** isTransientDbError reads messages too ("connect ECONNREFUSED"): a RegistryError saying so is the registry's. */
+function isDatabaseDown(error: unknown): boolean {
+  return !(error instanceof RegistryError) && isTransientDbError(error);
+}
+
 export function databaseErrors(message: string): ErrorRequestHandler {
-  return (error, _req, _res, next) => {
-    // isTransientDbError reads messages too ("connect ECONNREFUSED"): errors that already say what failed (an
-    // HttpError, e.g. Redis for the pipeline panels; a RegistryError) pass through.
-    const fromDatabase = !(error instanceof HttpError) && !(error instanceof RegistryError) && isTransientDbError(error);
-    next(fromDatabase ? new HttpError(503, message, { 'Retry-After': '5' }) : error);
-  };
+  return unavailableWhen(isDatabaseDown, message);
 }

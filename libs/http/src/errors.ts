@@ -1,4 +1,4 @@
-// The one place that maps errors to HTTP status codes and JSON bodies.
+// The one place that decides an error's HTTP status, headers and client message; the apps' handlers only render.
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 
@@ -14,6 +14,27 @@ export class HttpError extends Error {
   }
 }
 
+/** A request body that body-parser refused (malformed, too large, unsupported encoding): the client's error. */
+export class RequestBodyError extends HttpError {
+  constructor(
+    status: number,
+    message: string,
+    /** body-parser's err.type, e.g. `entity.too.large`. */
+    readonly type: string,
+  ) {
+    super(status, message);
+    this.name = 'RequestBodyError';
+  }
+}
+
+/** Anything else: a bug or a failure nobody classified. 500, so a registry retries, with no internal detail. */
+export class InternalError extends HttpError {
+  constructor(override readonly cause: unknown) {
+    super(500, 'internal error');
+    this.name = 'InternalError';
+  }
+}
+
 /** body-parser's error types (err.type) and what the client is told. */
 const BODY_ERRORS: Record<string, { status: number; message: (err: { message: string; limit?: number }) => string }> = {
   'entity.parse.failed': { status: 400, message: (err) => `malformed JSON: ${err.message}` },
@@ -24,9 +45,28 @@ const BODY_ERRORS: Record<string, { status: number; message: (err: { message: st
   'request.size.invalid': { status: 400, message: () => 'request size did not match Content-Length' },
 };
 
+/** What the client is told about `error`: an HttpError as it is, a refused request body by its type, else a 500. */
+export function toHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  const type = (error as { type?: unknown } | null | undefined)?.type;
+  const bodyError = typeof type === 'string' ? BODY_ERRORS[type] : undefined;
+  if (bodyError) return new RequestBodyError(bodyError.status, bodyError.message(error as { message: string; limit?: number }), type as string);
+  return new InternalError(error);
+}
+
 /**
+ * A dependency that is down for a while (Postgres restarting, out of connections) is the service being unavailable,
+ * not a bug: the errors `isUnavailable` recognises become 503 with Retry-After and `message`; HttpErrors pass as they are.
+ */
+export function unavailableWhen(isUnavailable: (error: unknown) => boolean, message: string): ErrorRequestHandler {
+  return (error, _req, _res, next) => {
+    next(!(error instanceof HttpError) && isUnavailable(error) ? new HttpError(503, message, { 'Retry-After': '5' }) : error);
+  };
+}
+
+/**
+ * The JSON error handler of the receiver and the worker's health endpoints: `{ error }` with toHttpError's status.
  * Never answers 3xx: a registry counts any 2xx or 3xx as delivered, so a redirect would drop the event.
- * Unexpected errors are 500 (the registry retries) with no internal detail in the body.
  */
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (error, req, res, next) => {
@@ -36,17 +76,9 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       next(error);
       return;
     }
-    if (error instanceof HttpError) {
-      res.set(error.headers).status(error.status).json({ error: error.message });
-      return;
-    }
-    const bodyError = typeof error?.type === 'string' ? BODY_ERRORS[error.type] : undefined;
-    if (bodyError) {
-      log.warn({ path: req.path, type: error.type, status: bodyError.status }, 'Rejected request body');
-      res.status(bodyError.status).json({ error: bodyError.message(error) });
-      return;
-    }
-    log.error({ err: error, path: req.path }, 'Unhandled error');
-    res.status(500).json({ error: 'internal error' });
+    const answer = toHttpError(error);
+    if (answer instanceof RequestBodyError) log.warn({ path: req.path, type: answer.type, status: answer.status }, 'Rejected request body');
+    if (answer instanceof InternalError) log.error({ err: error, path: req.path }, 'Unhandled error');
+    res.set(answer.headers).status(answer.status).json({ error: answer.message });
   };
 }

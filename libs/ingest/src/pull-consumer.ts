@@ -4,7 +4,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { PullEvent, SessionCount } from '@staticreg/events';
+import type { KindedCountChange, PullEvent } from '@staticreg/events';
 import { isConflict, isDataError, sqlState, type Database } from '@staticreg/db';
 import { clearCountingPause, publishCountingPause, PULL_QUEUE, type PullJobData } from '@staticreg/queue';
 import { CountingPause, type CountingPauseState } from './counting-pause.js';
@@ -17,7 +17,7 @@ export interface StoreResult {
   /** Events whose id had already been processed. */
   duplicates: number;
   /** What the batch changed in the count tables. */
-  changes: SessionCount[];
+  changes: KindedCountChange[];
 }
 
 /** Stores one batch of events: the count policy (events or sessions) behind one signature. */

@@ -2,7 +2,6 @@
 import { randomBytes } from 'node:crypto';
 import express, { type Router } from 'express';
 import { createMetricsApiRouter, METRICS_API, type MetricsApiDeps } from './api.js';
-import { parameterErrors } from './params.js';
 import { databaseErrors } from '../database-errors.js';
 import { createDashboardPageRouter } from './page.js';
 import { createPipelineRouter, type PipelineDeps } from './pipeline.js';
@@ -22,7 +21,6 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
   router.use(createMetricsApiRouter(deps));
   router.use(createPipelineRouter(deps));
   router.use(createReplayRouter({ queue: deps.queue, csrf }));
-  router.use(METRICS_API, parameterErrors);
   // A configured database that does not answer (down, restarting, out of connections): 503, not a 500.
   router.use(METRICS_API, databaseErrors('database unavailable, retry later'));
   return router;

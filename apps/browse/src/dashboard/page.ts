@@ -3,11 +3,10 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import express, { type Router } from 'express';
 import { utcDayOf } from '@staticreg/events';
-import { HttpError } from '@staticreg/http';
 import { accountOf } from '../auth/viewer.js';
 import type { CsrfProtection } from '../csrf.js';
 import { html, page, query, type Account, type SafeHtml } from '../html.js';
-import { DAY_PRESETS, ParameterError, parseMetricsQuery, type ParsedMetricsQuery } from './params.js';
+import { DAY_PRESETS, parseMetricsQuery, type ParsedMetricsQuery } from './params.js';
 
 /** Chart.js's self-contained UMD build, served from node_modules (no CDN: the CSP allows 'self' only). */
 export const CHART_JS_PATH = '/dashboard/vendor/chart.umd.min.js';
@@ -125,13 +124,7 @@ export function createDashboardPageRouter(options: { now?: () => Date; csrf: Csr
     res.sendFile(CHART_JS_FILE, { maxAge: '1d' });
   });
   router.get('/dashboard', (req, res) => {
-    let parsed: ParsedMetricsQuery;
-    try {
-      parsed = parseMetricsQuery(req.query as Record<string, unknown>, { today: utcDayOf(options.now?.() ?? new Date()) });
-    } catch (error) {
-      if (error instanceof ParameterError) throw new HttpError(400, error.message);
-      throw error;
-    }
+    const parsed = parseMetricsQuery(req.query as Record<string, unknown>, { today: utcDayOf(options.now?.() ?? new Date()) });
     // A signed-in viewer's session token is the one the sign-in layer checks; without a session, the page's own.
     const account = accountOf(res);
     const csrfToken = account?.csrfToken ?? options.csrf.issueToken(req, res);

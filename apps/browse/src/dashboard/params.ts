@@ -1,5 +1,4 @@
 // Parses and validates the dashboard's query parameters (shared by the page and the API); a bad one names itself.
-import type { ErrorRequestHandler } from 'express';
 import { daysBetween, firstDayOfLast, isUtcDay, isValidRepository, isValidTag, type UtcDay } from '@staticreg/events';
 import type { MetricsFilter } from '@staticreg/db';
 import { HttpError } from '@staticreg/http';
@@ -14,21 +13,16 @@ export const MAX_LIMIT = 500;
 
 const FILTER_PARAMETERS = ['days', 'from', 'to', 'repository', 'tag', 'architecture'] as const;
 
-/** A parameter the client got wrong; the API answers 400 with this message. */
-export class ParameterError extends Error {
+/** A parameter the client got wrong: 400 naming the parameter. */
+export class ParameterError extends HttpError {
   constructor(
     readonly parameter: string,
     problem: string,
   ) {
-    super(`${parameter}: ${problem}`);
+    super(400, `${parameter}: ${problem}`);
     this.name = 'ParameterError';
   }
 }
-
-/** A parameter error is the client's: 400 naming the parameter (the app's error handler writes the body). */
-export const parameterErrors: ErrorRequestHandler = (error, _req, _res, next) => {
-  next(error instanceof ParameterError ? new HttpError(400, error.message) : error);
-};
 
 export interface ParsedMetricsQuery {
   filter: MetricsFilter;

@@ -1,7 +1,8 @@
 // The catalog in Postgres (migrations 0004 and 0006): shared by browse replicas, sorted and searched with indexes, joined
 // with container_pull_metrics and container_pull_checks for pulls, checks and last seen.
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
-import type { Database } from '@staticreg/db';
+import { lastSeenDays, readTagUsage, tagPullWindows, tagsSeenSince, type Database, type TagUsageRow } from '@staticreg/db';
+import { firstDayOfLast } from '@staticreg/events';
 import { summarize, type ManifestDetails, type ManifestSummary, type PlatformSummary } from './model.js';
 import { parentPath, type CatalogStats, type CatalogStore, type FolderListing, type RepositoryInfo, type TagPage, type TagQuery, type TagRow, type TagUsage } from './store.js';
 
@@ -41,23 +42,20 @@ interface TagRecord {
   size: number | null;
   created: Date | null;
   platforms: PlatformSummary[] | null;
-  pulls7: number | null;
-  pulls30: number | null;
-  checks7: number | null;
-  checks30: number | null;
-  last_pulled: string | null;
-  last_checked: string | null;
 }
 
-function usageOf(row: Pick<TagRecord, 'pulls7' | 'pulls30' | 'checks7' | 'checks30' | 'last_pulled' | 'last_checked'>): TagUsage {
-  const lastSeen = [row.last_pulled, row.last_checked].filter((day): day is string => day !== null).sort().at(-1);
+const NO_USAGE: TagUsage = { pulls7: 0, pulls30: 0, checks7: 0, checks30: 0 };
+
+function usageOf(row: TagUsageRow | undefined): TagUsage {
+  if (!row) return NO_USAGE;
+  const lastSeen = [row.lastPulled, row.lastChecked].filter((day): day is string => day !== null).sort().at(-1);
   return {
-    pulls7: row.pulls7 ?? 0,
-    pulls30: row.pulls30 ?? 0,
-    checks7: row.checks7 ?? 0,
-    checks30: row.checks30 ?? 0,
-    ...(row.last_pulled ? { lastPulled: row.last_pulled } : {}),
-    ...(row.last_checked ? { lastChecked: row.last_checked } : {}),
+    pulls7: row.pulls7,
+    pulls30: row.pulls30,
+    checks7: row.checks7,
+    checks30: row.checks30,
+    ...(row.lastPulled ? { lastPulled: row.lastPulled } : {}),
+    ...(row.lastChecked ? { lastChecked: row.lastChecked } : {}),
     ...(lastSeen ? { lastSeen } : {}),
   };
 }
@@ -85,32 +83,6 @@ function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (char) => `\\${char}`);
 }
 
-function dayOffset(today: string, days: number): string {
-  return new Date(Date.parse(`${today}T00:00:00Z`) - (days - 1) * 86_400_000).toISOString().slice(0, 10);
-}
-
-/**
- * Pulls and checks per tag of one repository: 7 and 30 UTC days ending today, and the last day of each ever.
- * `tags` narrows it to a page's tags (the common case: sorting by name or created needs no usage to order).
- */
-function usageQuery(repository: string, today: string, tags?: readonly string[]): RawBuilder<unknown> {
-  const only = tags ? sql`and tag = any(${[...tags]}::text[])` : sql``;
-  return sql`
-    select tag,
-      coalesce(sum(pulls) filter (where day >= ${dayOffset(today, 7)}::date), 0)::int as pulls7,
-      coalesce(sum(pulls) filter (where day >= ${dayOffset(today, 30)}::date), 0)::int as pulls30,
-      coalesce(sum(checks) filter (where day >= ${dayOffset(today, 7)}::date), 0)::int as checks7,
-      coalesce(sum(checks) filter (where day >= ${dayOffset(today, 30)}::date), 0)::int as checks30,
-      max(day) filter (where pulls > 0) as last_pulled,
-      max(day) filter (where checks > 0) as last_checked
-    from (
-      select tag, pull_date as day, pull_count as pulls, 0 as checks from container_pull_metrics where repo_name = ${repository} ${only}
-      union all
-      select tag, pull_date, 0, check_count from container_pull_checks where repo_name = ${repository} ${only}
-    ) as usage
-    group by tag`;
-}
-
 interface TagOrderRow {
   tag: string;
   digest: string;
@@ -126,17 +98,6 @@ interface TagOrderRow {
  */
 function namePositions(repository: string): RawBuilder<unknown> {
   return sql`positions as (select t.tag, row_number() over (order by t.tag) as position from registry_tags t where t.repository = ${repository})`;
-}
-
-/** Each tag's last day pulled or checked (counts above 0), from `from` on when given: the (tag, day) rows of last seen. */
-function lastSeenDays(repository: string, from?: string): RawBuilder<unknown> {
-  const since = from === undefined ? sql`` : sql`and pull_date >= ${from}::date`;
-  return sql`
-    select tag, max(day) as day from (
-      select tag, max(pull_date) as day from container_pull_metrics where repo_name = ${repository} ${since} and pull_count > 0 group by tag
-      union all
-      select tag, max(pull_date) from container_pull_checks where repo_name = ${repository} ${since} and check_count > 0 group by tag
-    ) as days group by tag`;
 }
 
 export interface PostgresStoreOptions {
@@ -255,15 +216,14 @@ export class PostgresCatalogStore implements CatalogStore {
     const tags = rows.map((row) => row.tag);
     const manifests = await sql<Pick<TagRecord, 'digest' | 'media_type' | 'kind' | 'size' | 'platforms'>>`
       select digest, media_type, kind, size, platforms from registry_manifests where digest = any(${digests}::text[])`.execute(db);
-    const usageRows = await sql<TagRecord>`${usageQuery(name, query.today, tags)}`.execute(db);
+    const usageRows = await readTagUsage(db, name, query.today, tags);
     const manifestOf = new Map(manifests.rows.map((row) => [row.digest, row]));
-    const usage = new Map(usageRows.rows.map((row) => [row.tag, usageOf(row)]));
-    const empty: TagUsage = { pulls7: 0, pulls30: 0, checks7: 0, checks30: 0 };
+    const usage = new Map(usageRows.map((row) => [row.tag, usageOf(row)]));
     const undescribed = { media_type: null, kind: null, size: null, platforms: null };
     return {
       repository,
       total,
-      tags: rows.map((row) => tagRow({ ...(manifestOf.get(row.digest) ?? undescribed), tag: row.tag, digest: row.digest, created: row.created }, usage.get(row.tag) ?? empty)),
+      tags: rows.map((row) => tagRow({ ...(manifestOf.get(row.digest) ?? undescribed), tag: row.tag, digest: row.digest, created: row.created }, usage.get(row.tag) ?? NO_USAGE)),
     };
   }
 
@@ -276,18 +236,7 @@ export class PostgresCatalogStore implements CatalogStore {
    */
   private async tagOrder(db: Db, name: string, query: TagQuery, tagCount: number): Promise<{ rows: TagOrderRow[]; total: number }> {
     const since = query.unseenSince;
-    // The tags seen since the filter's day, grouped: a GROUP BY over a UNION ALL is estimated at 200 rows, so the
-    // planner always hashes them for the NOT IN (an estimate of every pull row of a busy year would have it rescan
-    // them for each tag instead).
-    const seen =
-      since === undefined
-        ? undefined
-        : sql`seen as (
-            select tag from (
-              select tag from container_pull_metrics where repo_name = ${name} and pull_date >= ${since}::date and pull_count > 0
-              union all
-              select tag from container_pull_checks where repo_name = ${name} and pull_date >= ${since}::date and check_count > 0
-            ) as days group by tag)`;
+    const seen = since === undefined ? undefined : sql`seen as ${tagsSeenSince(db, name, since)}`;
     const count = seen ? sql`, (select count(*) from registry_tags c where c.repository = ${name} and c.tag not in (select tag from seen))::int as total` : sql``;
     let rows: TagOrderRow[] | undefined;
     if (query.sort === 'last-seen' && query.order === 'desc' && since === undefined) rows = await this.recentlySeen(db, name, query);
@@ -334,11 +283,11 @@ export class PostgresCatalogStore implements CatalogStore {
   private async recentlySeen(db: Db, name: string, query: TagQuery): Promise<TagOrderRow[] | undefined> {
     const end = query.offset + query.limit;
     for (const days of [7, 30]) {
-      const from = dayOffset(query.today, days);
+      const from = firstDayOfLast(days, query.today);
       const result = await sql<TagOrderRow & { keyed: number }>`
         with ${namePositions(name)},
         keyed as (
-          select k.tag, k.day, p.position from (${lastSeenDays(name, from)}) as k
+          select k.tag, k.day, p.position from ${lastSeenDays(db, name, from)} as k
           join positions p on p.tag = k.tag)
         select t.tag, t.digest, t.created, (select count(*) from keyed)::int as keyed
         from (
@@ -366,19 +315,14 @@ export class PostgresCatalogStore implements CatalogStore {
     let keyedOrder: RawBuilder<unknown>;
     let keyedUnseen = sql``;
     if (query.sort === 'pulls') {
-      const pulls7 = sql`coalesce(sum(pull_count) filter (where pull_date >= ${dayOffset(query.today, 7)}::date), 0)`;
-      const pulls30 = sql`coalesce(sum(pull_count), 0)`;
-      keyed = sql`
-        select tag, ${pulls7} as pulls7, ${pulls30} as pulls30
-        from container_pull_metrics where repo_name = ${name} and pull_date >= ${dayOffset(query.today, 30)}::date
-        group by tag having (${pulls30}, ${pulls7}) <> (0, 0)`;
+      keyed = sql`${tagPullWindows(db, name, query.today)}`;
       // Tags not pulled sort as (0, 0): after the pulled ones descending, before them ascending (a negative sum, which
       // only a hand edit could leave, goes to the other side).
       keyedPart = asc ? sql`case when (k.pulls30, k.pulls7) < (0, 0) then 0 else 2 end` : sql`case when (k.pulls30, k.pulls7) > (0, 0) then 0 else 2 end`;
       keyedOrder = asc ? sql`k.pulls30 asc, k.pulls7 asc, k.position` : sql`k.pulls30 desc, k.pulls7 desc, k.position`;
       if (seen) keyedUnseen = sql`and k.tag not in (select tag from seen)`;
     } else {
-      keyed = lastSeenDays(name);
+      keyed = sql`${lastSeenDays(db, name)}`;
       // Never seen is the oldest: first ascending, last descending.
       keyedPart = asc ? sql`2` : sql`0`;
       keyedOrder = asc ? sql`k.day asc, k.position` : sql`k.day desc, k.position`;
@@ -393,7 +337,7 @@ export class PostgresCatalogStore implements CatalogStore {
     // NOT IN would be rescanned for every tag).
     const result = await sql<TagOrderRow>`
       with ${seen ? sql`${seen},` : sql``} ${namePositions(name)},
-      keyed as (select k.*, p.position from (${keyed}) as k join positions p on p.tag = k.tag)
+      keyed as (select k.*, p.position from ${keyed} as k join positions p on p.tag = k.tag)
       select t.tag, t.digest, t.created ${count}
       from (
         select tag, part, rank from (
@@ -413,12 +357,12 @@ export class PostgresCatalogStore implements CatalogStore {
 
   async getTag(name: string, tag: string, today: string): Promise<TagRow | undefined> {
     const result = await sql<TagRecord>`
-      with u as (${usageQuery(name, today, [tag])})
-      select t.tag, t.digest, m.media_type, m.kind, m.size, t.created, m.platforms,
-        u.pulls7, u.pulls30, u.checks7, u.checks30, u.last_pulled, u.last_checked
-      from registry_tags t left join registry_manifests m on m.digest = t.digest left join u on u.tag = t.tag
+      select t.tag, t.digest, m.media_type, m.kind, m.size, t.created, m.platforms
+      from registry_tags t left join registry_manifests m on m.digest = t.digest
       where t.repository = ${name} and t.tag = ${tag}`.execute(this.db);
-    return result.rows[0] ? tagRow(result.rows[0], usageOf(result.rows[0])) : undefined;
+    if (!result.rows[0]) return undefined;
+    const [usage] = await readTagUsage(this.db, name, today, [tag]);
+    return tagRow(result.rows[0], usageOf(usage));
   }
 
   async getDetails(digest: string): Promise<ManifestDetails | undefined> {

@@ -9,3 +9,4 @@ export * from './metrics-queries.repository.js';
 export * from './metrics-suggestions.repository.js';
 export { coveringWeeks, splitRange, type MetricsFilter, type RangeSplit } from './metrics-sources.js';
 export * from './retention.repository.js';
+export * from './tag-usage.repository.js';

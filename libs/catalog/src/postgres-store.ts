@@ -4,12 +4,13 @@ import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { lastSeenDays, readTagUsage, tagPullWindows, tagsSeenSince, type Database, type TagUsageRow } from '@staticreg/db';
 import { firstDayOfLast } from '@staticreg/events';
 import { summarize, type ManifestDetails, type ManifestSummary, type PlatformSummary } from './model.js';
+import { holdPassLease, releasePassLease } from './postgres/lease.js';
+import { CachedStats } from './postgres/stats.js';
 import { parentPath, type CatalogStats, type CatalogStore, type FolderListing, type RepositoryInfo, type TagPage, type TagQuery, type TagRow, type TagUsage } from './store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
 const CHUNK = 5000;
-const STATS_TTL_MS = 2000;
 
 /** Every strict ancestor path of a repository name: a/b/c -> a, a/b. */
 function ancestors(name: string): string[] {
@@ -109,14 +110,13 @@ export interface PostgresStoreOptions {
 export class PostgresCatalogStore implements CatalogStore {
   readonly kind = 'postgres' as const;
   readonly hasUsage = true;
-  private readonly now: () => number;
-  private statsCache: { at: number; value: Promise<CatalogStats> } | undefined;
+  private readonly cachedStats: CachedStats;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly options: PostgresStoreOptions,
   ) {
-    this.now = options.now ?? Date.now;
+    this.cachedStats = new CachedStats(db, options.now ?? Date.now);
   }
 
   /**
@@ -374,46 +374,17 @@ export class PostgresCatalogStore implements CatalogStore {
     await this.changing(() => this.insertManifests(this.db, [details]));
   }
 
-  /**
-   * Runs a write of this process, then drops the cached stats: the pages read them to know whether the catalog was
-   * ever listed, and a cached "never" would answer 503 for up to STATS_TTL_MS after the first listing committed.
-   * Writes by other replicas show within STATS_TTL_MS.
-   */
+  /** Runs a write of this process, then drops the cached stats (see CachedStats). */
   private async changing<T>(write: () => Promise<T>): Promise<T> {
     try {
       return await write();
     } finally {
-      this.statsCache = undefined;
+      this.cachedStats.forget();
     }
   }
 
-  async stats(): Promise<CatalogStats> {
-    const now = this.now();
-    if (!this.statsCache || now - this.statsCache.at > STATS_TTL_MS) {
-      const value = this.readStats();
-      this.statsCache = { at: now, value };
-      value.catch(() => (this.statsCache = undefined));
-    }
-    return this.statsCache.value;
-  }
-
-  private async readStats(): Promise<CatalogStats> {
-    const result = await sql<{ repositories: number; tags: string | number; never: number; oldest: Date | null; manifests: number; listed_at: Date | null }>`
-      select count(*)::int as repositories, coalesce(sum(tag_count), 0)::bigint as tags,
-        count(*) filter (where refreshed_at is null)::int as never, min(refreshed_at) as oldest,
-        (select count(*)::int from registry_manifests) as manifests,
-        (select listed_at from registry_catalog_state where id = 1) as listed_at
-      from registry_repositories`.execute(this.db);
-    const row = result.rows[0]!;
-    return {
-      repositories: row.repositories,
-      tags: Number(row.tags),
-      manifests: row.manifests,
-      ...(row.listed_at ? { catalogListedAt: row.listed_at.getTime() } : {}),
-      ...(row.never === 0 && row.oldest ? { oldestRefreshAt: row.oldest.getTime() } : {}),
-      neverRefreshed: row.never,
-      truncated: false,
-    };
+  stats(): Promise<CatalogStats> {
+    return this.cachedStats.get();
   }
 
   /** Adds repositories (and the paths above them) that are not there yet; returns how many were new. */
@@ -572,20 +543,13 @@ export class PostgresCatalogStore implements CatalogStore {
     return Number(result.numAffectedRows ?? 0);
   }
 
-  /**
-   * Takes or renews the crawl-pass lease: true when this replica may run passes for the next `leaseMs`.
-   * One replica crawls; the others serve pages and follow notifications.
-   */
-  async holdPassLease(leaseMs: number): Promise<boolean> {
-    const result = await sql`
-      update registry_catalog_state set pass_owner = ${this.options.owner}, pass_lease_until = now() + make_interval(secs => ${leaseMs / 1000})
-      where id = 1 and (pass_lease_until is null or pass_lease_until < now() or pass_owner = ${this.options.owner})`.execute(this.db);
-    return Number(result.numAffectedRows ?? 0) === 1;
+  /** Takes or renews the crawl-pass lease: true when this replica may run passes for the next `leaseMs`. */
+  holdPassLease(leaseMs: number): Promise<boolean> {
+    return holdPassLease(this.db, this.options.owner, leaseMs);
   }
 
   /** Gives the lease up at shutdown so another replica takes over at once. */
-  async releasePassLease(): Promise<void> {
-    await sql`update registry_catalog_state set pass_lease_until = null where id = 1 and pass_owner = ${this.options.owner}`.execute(this.db);
+  releasePassLease(): Promise<void> {
+    return releasePassLease(this.db, this.options.owner);
   }
 }
-

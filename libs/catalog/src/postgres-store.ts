@@ -1,28 +1,17 @@
 // The catalog in Postgres (migrations 0004 and 0006): shared by browse replicas, sorted and searched with indexes, joined
 // with container_pull_metrics and container_pull_checks for pulls, checks and last seen.
-import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
-import { lastSeenDays, readTagUsage, tagPullWindows, tagsSeenSince, type Database, type TagUsageRow } from '@staticreg/db';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { lastSeenDays, readTagUsage, tagPullWindows, tagsSeenSince, type Database, type Executor, type TagUsageRow } from '@staticreg/db';
 import { firstDayOfLast } from '@staticreg/events';
-import { summarize, type ManifestDetails, type ManifestSummary, type PlatformSummary } from './model.js';
+import type { ManifestDetails, ManifestSummary, PlatformSummary } from './model.js';
 import { holdPassLease, releasePassLease } from './postgres/lease.js';
+import { insertManifests, knownDigests, pruneManifests, readDetails } from './postgres/manifests.js';
 import { CachedStats } from './postgres/stats.js';
-import { parentPath, type CatalogStats, type CatalogStore, type FolderListing, type RepositoryInfo, type TagPage, type TagQuery, type TagRow, type TagUsage } from './store.js';
+import { readFolder } from './postgres/tree.js';
+import { markRepositoryError, removeRepository, repositoriesForRefresh, saveRepositoryTags, syncRepositoryNames } from './postgres/writes.js';
+import type { CatalogStats, CatalogStore, FolderListing, RepositoryInfo, TagPage, TagQuery, TagRow, TagUsage } from './store.js';
 
-type Db = Kysely<Database> | Transaction<Database>;
-
-const CHUNK = 5000;
-
-/** Every strict ancestor path of a repository name: a/b/c -> a, a/b. */
-function ancestors(name: string): string[] {
-  const segments = name.split('/');
-  return segments.slice(0, -1).map((_, i) => segments.slice(0, i + 1).join('/'));
-}
-
-function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
+type Db = Executor;
 
 interface RepositoryRecord {
   name: string;
@@ -128,22 +117,7 @@ export class PostgresCatalogStore implements CatalogStore {
   }
 
   listFolder(path: string, offset: number, limit: number): Promise<FolderListing> {
-    return this.snapshot((db) => this.folderIn(db, path, offset, limit));
-  }
-
-  private async folderIn(db: Db, path: string, offset: number, limit: number): Promise<FolderListing> {
-    // One after the other: a transaction's statements share its one connection.
-    const rows = await sql<{ path: string; name: string; is_repository: boolean; repositories_below: number; tags: number }>`
-      select path, name, is_repository, repositories_below, tags from registry_paths
-      where parent = ${path} order by name limit ${limit} offset ${offset}`.execute(db);
-    const self = path === '' ? undefined : await sql<{ is_repository: boolean }>`select is_repository from registry_paths where path = ${path}`.execute(db);
-    const count = await sql<{ total: number }>`select count(*)::int as total from registry_paths where parent = ${path}`.execute(db);
-    return {
-      path,
-      isRepository: self?.rows[0]?.is_repository ?? false,
-      total: count.rows[0]?.total ?? 0,
-      entries: rows.rows.map((row) => ({ name: row.name, path: row.path, isRepository: row.is_repository, repositoriesBelow: row.repositories_below, tags: Number(row.tags) })),
-    };
+    return this.snapshot((db) => readFolder(db, path, offset, limit));
   }
 
   search(query: string, offset: number, limit: number): Promise<{ total: number; repositories: RepositoryInfo[] }> {
@@ -365,13 +339,12 @@ export class PostgresCatalogStore implements CatalogStore {
     return tagRow(result.rows[0], usageOf(usage));
   }
 
-  async getDetails(digest: string): Promise<ManifestDetails | undefined> {
-    const result = await sql<{ details: ManifestDetails }>`select details from registry_manifests where digest = ${digest}`.execute(this.db);
-    return result.rows[0]?.details;
+  getDetails(digest: string): Promise<ManifestDetails | undefined> {
+    return readDetails(this.db, digest);
   }
 
   async putDetails(details: ManifestDetails): Promise<void> {
-    await this.changing(() => this.insertManifests(this.db, [details]));
+    await this.changing(() => insertManifests(this.db, [details]));
   }
 
   /** Runs a write of this process, then drops the cached stats (see CachedStats). */
@@ -387,160 +360,33 @@ export class PostgresCatalogStore implements CatalogStore {
     return this.cachedStats.get();
   }
 
-  /** Adds repositories (and the paths above them) that are not there yet; returns how many were new. */
-  private async addRepositories(trx: Db, names: readonly string[]): Promise<number> {
-    let added = 0;
-    for (const part of chunks([...names].sort())) {
-      const inserted = await sql<{ name: string }>`
-        insert into registry_repositories (name) select unnest(${part}::text[])
-        on conflict (name) do nothing returning name`.execute(trx);
-      const fresh = new Set(inserted.rows.map((row) => row.name));
-      if (fresh.size === 0) continue;
-      added += fresh.size;
-      const paths = new Map<string, number>();
-      for (const name of fresh) {
-        if (!paths.has(name)) paths.set(name, 0);
-        for (const ancestor of ancestors(name)) paths.set(ancestor, (paths.get(ancestor) ?? 0) + 1);
-      }
-      const sorted = [...paths.keys()].sort();
-      await sql`
-        insert into registry_paths (path, parent, name)
-        select * from unnest(${sorted}::text[], ${sorted.map(parentPath)}::text[], ${sorted.map((path) => path.split('/').at(-1)!)}::text[])
-        on conflict (path) do nothing`.execute(trx);
-      await sql`
-        update registry_paths p set
-          repositories_below = p.repositories_below + d.below,
-          is_repository = p.is_repository or d.repository
-        from unnest(${sorted}::text[], ${sorted.map((path) => paths.get(path)!)}::int[], ${sorted.map((path) => fresh.has(path))}::boolean[])
-          as d(path, below, repository)
-        where p.path = d.path`.execute(trx);
-    }
-    return added;
+  syncRepositoryNames(names: readonly string[], listedAt: number): Promise<{ added: number; removed: number }> {
+    return this.changing(() => syncRepositoryNames(this.db, names, listedAt));
   }
 
-  /** Removes repositories with their tags, and the paths nothing is left under. */
-  private async deleteRepositories(trx: Db, names: readonly string[]): Promise<number> {
-    let removed = 0;
-    for (const part of chunks([...names].sort())) {
-      const deleted = await sql<{ name: string; tag_count: number }>`
-        delete from registry_repositories where name = any(${part}::text[]) returning name, tag_count`.execute(trx);
-      if (deleted.rows.length === 0) continue;
-      removed += deleted.rows.length;
-      const below = new Map<string, number>();
-      const tags = new Map<string, number>();
-      const repositories = new Set<string>();
-      for (const { name, tag_count } of deleted.rows) {
-        repositories.add(name);
-        tags.set(name, (tags.get(name) ?? 0) + tag_count);
-        for (const ancestor of ancestors(name)) {
-          below.set(ancestor, (below.get(ancestor) ?? 0) + 1);
-          tags.set(ancestor, (tags.get(ancestor) ?? 0) + tag_count);
-        }
-      }
-      const sorted = [...tags.keys()].sort();
-      await sql`
-        update registry_paths p set
-          repositories_below = p.repositories_below - d.below,
-          tags = p.tags - d.tags,
-          is_repository = p.is_repository and not d.repository
-        from unnest(${sorted}::text[], ${sorted.map((path) => below.get(path) ?? 0)}::int[], ${sorted.map((path) => tags.get(path)!)}::bigint[], ${sorted.map((path) => repositories.has(path))}::boolean[])
-          as d(path, below, tags, repository)
-        where p.path = d.path`.execute(trx);
-      await sql`delete from registry_paths where path = any(${sorted}::text[]) and not is_repository and repositories_below <= 0`.execute(trx);
-    }
-    return removed;
+  repositoriesForRefresh(): Promise<string[]> {
+    return repositoriesForRefresh(this.db);
   }
 
-  async syncRepositoryNames(names: readonly string[], listedAt: number): Promise<{ added: number; removed: number }> {
-    return this.changing(() => this.db.transaction().execute(async (trx) => {
-      const existing = await sql<{ name: string }>`select name from registry_repositories`.execute(trx);
-      const listed = new Set(names);
-      const gone = existing.rows.map((row) => row.name).filter((name) => !listed.has(name));
-      const removed = await this.deleteRepositories(trx, gone);
-      const added = await this.addRepositories(trx, names);
-      await sql`update registry_catalog_state set listed_at = ${new Date(listedAt)} where id = 1`.execute(trx);
-      return { added, removed };
-    }));
-  }
-
-  async repositoriesForRefresh(): Promise<string[]> {
-    const result = await sql<{ name: string }>`select name from registry_repositories order by refreshed_at nulls first, name`.execute(this.db);
-    return result.rows.map((row) => row.name);
-  }
-
-  async knownDigests(digests: readonly string[]): Promise<Set<string>> {
-    if (digests.length === 0) return new Set();
-    const result = await sql<{ digest: string }>`select digest from registry_manifests where digest = any(${[...digests]}::text[])`.execute(this.db);
-    return new Set(result.rows.map((row) => row.digest));
-  }
-
-  private async insertManifests(db: Db, manifests: readonly ManifestDetails[]): Promise<void> {
-    const all = new Map<string, ManifestDetails>();
-    for (const details of manifests) {
-      all.set(details.digest, details);
-      if (details.kind === 'index') for (const image of details.images) if (!all.has(image.digest)) all.set(image.digest, image);
-    }
-    if (all.size === 0) return;
-    const entries = [...all.values()].sort((a, b) => (a.digest < b.digest ? -1 : 1));
-    const summaries = entries.map(summarize);
-    await sql`
-      insert into registry_manifests (digest, media_type, kind, size, created, platforms, details)
-      select * from unnest(
-        ${summaries.map((s) => s.digest)}::text[],
-        ${summaries.map((s) => s.mediaType)}::text[],
-        ${summaries.map((s) => s.kind)}::text[],
-        ${summaries.map((s) => s.size)}::bigint[],
-        ${summaries.map((s) => s.created ?? null)}::timestamptz[],
-        ${summaries.map((s) => JSON.stringify(s.platforms))}::jsonb[],
-        ${entries.map((details) => JSON.stringify(details))}::jsonb[])
-      on conflict (digest) do nothing`.execute(db);
+  knownDigests(digests: readonly string[]): Promise<Set<string>> {
+    return knownDigests(this.db, digests);
   }
 
   async saveRepository(name: string, tags: ReadonlyArray<readonly [string, string]>, manifests: readonly ManifestDetails[], refreshedAt: number): Promise<void> {
-    await this.insertManifests(this.db, manifests);
-    await this.changing(() => this.db.transaction().execute(async (trx) => {
-      await this.addRepositories(trx, [name]);
-      // The row lock serialises two replicas refreshing the same repository (both notified of one push).
-      const before = await sql<{ tag_count: number }>`select tag_count from registry_repositories where name = ${name} for update`.execute(trx);
-      const oldCount = before.rows[0]?.tag_count ?? 0;
-      const names = tags.map(([tag]) => tag);
-      await sql`delete from registry_tags where repository = ${name} and not (tag = any(${names}::text[]))`.execute(trx);
-      for (const part of chunks(tags)) {
-        await sql`
-          insert into registry_tags (repository, tag, digest, created)
-          select ${name}, r.tag, r.digest, m.created
-          from unnest(${part.map(([tag]) => tag)}::text[], ${part.map(([, digest]) => digest)}::text[]) as r(tag, digest)
-          left join registry_manifests m on m.digest = r.digest
-          on conflict (repository, tag) do update set digest = excluded.digest, created = excluded.created
-          where registry_tags.digest <> excluded.digest or registry_tags.created is distinct from excluded.created`.execute(trx);
-      }
-      await sql`update registry_repositories set tag_count = ${tags.length}, refreshed_at = ${new Date(refreshedAt)}, error = null where name = ${name}`.execute(trx);
-      const delta = tags.length - oldCount;
-      if (delta !== 0) {
-        const paths = [...ancestors(name), name].sort();
-        await sql`update registry_paths set tags = tags + ${delta} where path = any(${paths}::text[])`.execute(trx);
-      }
-    }));
+    await insertManifests(this.db, manifests);
+    await this.changing(() => saveRepositoryTags(this.db, name, tags, refreshedAt));
   }
 
   async markRepositoryError(name: string, message: string, at: number): Promise<void> {
-    await this.changing(() =>
-      sql`update registry_repositories set error = ${message.slice(0, 2000)}, refreshed_at = coalesce(refreshed_at, ${new Date(at)}) where name = ${name}`.execute(this.db),
-    );
+    await this.changing(() => markRepositoryError(this.db, name, message, at));
   }
 
   async removeRepository(name: string): Promise<void> {
-    await this.changing(() => this.db.transaction().execute((trx) => this.deleteRepositories(trx, [name])));
+    await this.changing(() => removeRepository(this.db, name));
   }
 
-  async pruneManifests(): Promise<number> {
-    const result = await this.changing(() => sql`
-      delete from registry_manifests m
-      where not exists (select 1 from registry_tags t where t.digest = m.digest)
-        and not exists (
-          select 1 from registry_tags t join registry_manifests parent on parent.digest = t.digest and parent.kind = 'index'
-          where parent.platforms @> jsonb_build_array(jsonb_build_object('digest', m.digest)))`.execute(this.db));
-    return Number(result.numAffectedRows ?? 0);
+  pruneManifests(): Promise<number> {
+    return this.changing(() => pruneManifests(this.db));
   }
 
   /** Takes or renews the crawl-pass lease: true when this replica may run passes for the next `leaseMs`. */

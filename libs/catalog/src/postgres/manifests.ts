@@ -1,18 +1,23 @@
 // Manifests in registry_manifests, once per digest: their summaries for the tag lists and their details for the tag page.
-import { sql } from 'kysely';
+import { sql, type SqlBool } from 'kysely';
 import type { Executor } from '@staticreg/db';
 import { summarize, type ManifestDetails } from '../model.js';
 
 export async function readDetails(db: Executor, digest: string): Promise<ManifestDetails | undefined> {
-  const result = await sql<{ details: ManifestDetails }>`select details from registry_manifests where digest = ${digest}`.execute(db);
-  return result.rows[0]?.details;
+  const row = await db.selectFrom('registry_manifests').select('details').where('digest', '=', digest).executeTakeFirst();
+  // Written by insertManifests from a ManifestDetails, read back as the same JSON.
+  return row?.details as ManifestDetails | undefined;
 }
 
 /** Digests among these that are described already. */
 export async function knownDigests(db: Executor, digests: readonly string[]): Promise<Set<string>> {
   if (digests.length === 0) return new Set();
-  const result = await sql<{ digest: string }>`select digest from registry_manifests where digest = any(${[...digests]}::text[])`.execute(db);
-  return new Set(result.rows.map((row) => row.digest));
+  const rows = await db
+    .selectFrom('registry_manifests')
+    .select('digest')
+    .where((eb) => eb('digest', '=', eb.fn.any(eb.val([...digests]))))
+    .execute();
+  return new Set(rows.map((row) => row.digest));
 }
 
 /** Keeps manifests not kept yet, and an index's images as manifests of their own (a tag may point at one). */
@@ -40,11 +45,21 @@ export async function insertManifests(db: Executor, manifests: readonly Manifest
 
 /** Forgets manifests no tag points to, directly or as a platform of an index a tag points to; returns how many. */
 export async function pruneManifests(db: Executor): Promise<number> {
-  const result = await sql`
-    delete from registry_manifests m
-    where not exists (select 1 from registry_tags t where t.digest = m.digest)
-      and not exists (
-        select 1 from registry_tags t join registry_manifests parent on parent.digest = t.digest and parent.kind = 'index'
-        where parent.platforms @> jsonb_build_array(jsonb_build_object('digest', m.digest)))`.execute(db);
-  return Number(result.numAffectedRows ?? 0);
+  const result = await db
+    .deleteFrom('registry_manifests as m')
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('registry_tags as t').select(sql.lit(1).as('one')).whereRef('t.digest', '=', 'm.digest'))),
+    )
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('registry_tags as t')
+            .innerJoin('registry_manifests as parent', (join) => join.onRef('parent.digest', '=', 't.digest').on('parent.kind', '=', 'index'))
+            .select(sql.lit(1).as('one'))
+            .where(sql<SqlBool>`parent.platforms @> jsonb_build_array(jsonb_build_object('digest', m.digest))`),
+        ),
+      ),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }

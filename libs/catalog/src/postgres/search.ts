@@ -10,6 +10,8 @@ interface RepositoryRecord {
   error: string | null;
 }
 
+const REPOSITORY_COLUMNS = ['name', 'tag_count', 'refreshed_at', 'error'] as const;
+
 function repositoryInfo(row: RepositoryRecord): RepositoryInfo {
   return { name: row.name, tagCount: row.tag_count, refreshedAt: row.refreshed_at?.getTime(), ...(row.error ? { error: row.error } : {}) };
 }
@@ -20,14 +22,18 @@ function escapeLike(text: string): string {
 }
 
 export async function readRepository(db: Executor, name: string): Promise<RepositoryInfo | undefined> {
-  const result = await sql<RepositoryRecord>`select name, tag_count, refreshed_at, error from registry_repositories where name = ${name}`.execute(db);
-  return result.rows[0] ? repositoryInfo(result.rows[0]) : undefined;
+  const row = await db.selectFrom('registry_repositories').select(REPOSITORY_COLUMNS).where('name', '=', name).executeTakeFirst();
+  return row ? repositoryInfo(row) : undefined;
 }
 
 export async function readRepositoriesNamed(db: Executor, names: readonly string[]): Promise<RepositoryInfo[]> {
   if (names.length === 0) return [];
-  const result = await sql<RepositoryRecord>`select name, tag_count, refreshed_at, error from registry_repositories where name = any(${[...names]}::text[])`.execute(db);
-  return result.rows.map(repositoryInfo);
+  const rows = await db
+    .selectFrom('registry_repositories')
+    .select(REPOSITORY_COLUMNS)
+    .where((eb) => eb('name', '=', eb.fn.any(eb.val([...names]))))
+    .execute();
+  return rows.map(repositoryInfo);
 }
 
 /** Repositories whose name contains `query` in any case: exact, then prefix (of the name or a segment), then the rest. */

@@ -6,17 +6,21 @@ import type { CatalogStats } from '../store.js';
 const STATS_TTL_MS = 2000;
 
 async function readStats(db: Kysely<Database>): Promise<CatalogStats> {
-  const result = await sql<{ repositories: number; tags: string | number; never: number; oldest: Date | null; manifests: number; listed_at: Date | null }>`
-    select count(*)::int as repositories, coalesce(sum(tag_count), 0)::bigint as tags,
-      count(*) filter (where refreshed_at is null)::int as never, min(refreshed_at) as oldest,
-      (select count(*)::int from registry_manifests) as manifests,
-      (select listed_at from registry_catalog_state where id = 1) as listed_at
-    from registry_repositories`.execute(db);
-  const row = result.rows[0]!;
+  const row = await db
+    .selectFrom('registry_repositories')
+    .select((eb) => [
+      eb.cast<number>(eb.fn.countAll(), 'integer').as('repositories'),
+      eb.fn.coalesce(eb.fn.sum<number>('tag_count'), sql<number>`0`).as('tags'),
+      eb.cast<number>(eb.fn.countAll().filterWhere('refreshed_at', 'is', null), 'integer').as('never'),
+      eb.fn.min('refreshed_at').as('oldest'),
+      eb.selectFrom('registry_manifests').select((inner) => inner.cast<number>(inner.fn.countAll(), 'integer').as('count')).as('manifests'),
+      eb.selectFrom('registry_catalog_state').select('listed_at').where('id', '=', 1).as('listed_at'),
+    ])
+    .executeTakeFirstOrThrow();
   return {
     repositories: row.repositories,
     tags: Number(row.tags),
-    manifests: row.manifests,
+    manifests: row.manifests ?? 0,
     ...(row.listed_at ? { catalogListedAt: row.listed_at.getTime() } : {}),
     ...(row.never === 0 && row.oldest ? { oldestRefreshAt: row.oldest.getTime() } : {}),
     neverRefreshed: row.never,

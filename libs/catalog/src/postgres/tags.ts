@@ -76,10 +76,14 @@ export async function readTagPage(db: Executor, name: string, query: TagQuery): 
   // The page's 50 tags only: their manifests' summaries, and their pulls, checks and last days.
   const digests = [...new Set(rows.map((row) => row.digest))];
   const tags = rows.map((row) => row.tag);
-  const manifests = await sql<Pick<TagRecord, 'digest' | 'media_type' | 'kind' | 'size' | 'platforms'>>`
-    select digest, media_type, kind, size, platforms from registry_manifests where digest = any(${digests}::text[])`.execute(db);
+  const manifests = await db
+    .selectFrom('registry_manifests')
+    // platforms is JSONB (unknown to the schema types): written by insertManifests from ManifestSummary.platforms.
+    .select((eb) => ['digest', 'media_type', 'kind', 'size', eb.ref('platforms').$castTo<PlatformSummary[]>().as('platforms')])
+    .where((eb) => eb('digest', '=', eb.fn.any(eb.val(digests))))
+    .execute();
   const usageRows = await readTagUsage(db, name, query.today, tags);
-  const manifestOf = new Map(manifests.rows.map((row) => [row.digest, row]));
+  const manifestOf = new Map(manifests.map((row) => [row.digest, row]));
   const usage = new Map(usageRows.map((row) => [row.tag, usageOf(row)]));
   const undescribed = { media_type: null, kind: null, size: null, platforms: null };
   return {
@@ -218,11 +222,14 @@ async function tagsByUsage(db: Executor, name: string, query: TagQuery, seen: Ra
 }
 
 export async function readTag(db: Executor, name: string, tag: string, today: string): Promise<TagRow | undefined> {
-  const result = await sql<TagRecord>`
-    select t.tag, t.digest, m.media_type, m.kind, m.size, t.created, m.platforms
-    from registry_tags t left join registry_manifests m on m.digest = t.digest
-    where t.repository = ${name} and t.tag = ${tag}`.execute(db);
-  if (!result.rows[0]) return undefined;
+  const row = await db
+    .selectFrom('registry_tags as t')
+    .leftJoin('registry_manifests as m', 'm.digest', 't.digest')
+    .select((eb) => ['t.tag', 't.digest', 'm.media_type', 'm.kind', 'm.size', 't.created', eb.ref('m.platforms').$castTo<PlatformSummary[] | null>().as('platforms')])
+    .where('t.repository', '=', name)
+    .where('t.tag', '=', tag)
+    .executeTakeFirst();
+  if (!row) return undefined;
   const [usage] = await readTagUsage(db, name, today, [tag]);
-  return tagRow(result.rows[0], usageOf(usage));
+  return tagRow(row, usageOf(usage));
 }

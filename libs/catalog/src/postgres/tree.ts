@@ -12,16 +12,25 @@ export function ancestors(name: string): string[] {
 
 export async function readFolder(db: Executor, path: string, offset: number, limit: number): Promise<FolderListing> {
   // One after the other: a transaction's statements share its one connection.
-  const rows = await sql<{ path: string; name: string; is_repository: boolean; repositories_below: number; tags: number }>`
-    select path, name, is_repository, repositories_below, tags from registry_paths
-    where parent = ${path} order by name limit ${limit} offset ${offset}`.execute(db);
-  const self = path === '' ? undefined : await sql<{ is_repository: boolean }>`select is_repository from registry_paths where path = ${path}`.execute(db);
-  const count = await sql<{ total: number }>`select count(*)::int as total from registry_paths where parent = ${path}`.execute(db);
+  const rows = await db
+    .selectFrom('registry_paths')
+    .select(['path', 'name', 'is_repository', 'repositories_below', 'tags'])
+    .where('parent', '=', path)
+    .orderBy('name')
+    .limit(limit)
+    .offset(offset)
+    .execute();
+  const self = path === '' ? undefined : await db.selectFrom('registry_paths').select('is_repository').where('path', '=', path).executeTakeFirst();
+  const count = await db
+    .selectFrom('registry_paths')
+    .select((eb) => eb.cast<number>(eb.fn.countAll(), 'integer').as('total'))
+    .where('parent', '=', path)
+    .executeTakeFirstOrThrow();
   return {
     path,
-    isRepository: self?.rows[0]?.is_repository ?? false,
-    total: count.rows[0]?.total ?? 0,
-    entries: rows.rows.map((row) => ({ name: row.name, path: row.path, isRepository: row.is_repository, repositoriesBelow: row.repositories_below, tags: Number(row.tags) })),
+    isRepository: self?.is_repository ?? false,
+    total: count.total,
+    entries: rows.map((row) => ({ name: row.name, path: row.path, isRepository: row.is_repository, repositoriesBelow: row.repositories_below, tags: Number(row.tags) })),
   };
 }
 
@@ -68,12 +77,21 @@ export async function removeRepositoryPaths(trx: Executor, removed: ReadonlyArra
     from unnest(${sorted}::text[], ${sorted.map((path) => below.get(path) ?? 0)}::int[], ${sorted.map((path) => tags.get(path)!)}::bigint[], ${sorted.map((path) => repositories.has(path))}::boolean[])
       as d(path, below, tags, repository)
     where p.path = d.path`.execute(trx);
-  await sql`delete from registry_paths where path = any(${sorted}::text[]) and not is_repository and repositories_below <= 0`.execute(trx);
+  await trx
+    .deleteFrom('registry_paths')
+    .where((eb) => eb('path', '=', eb.fn.any(eb.val(sorted))))
+    .where('is_repository', '=', false)
+    .where('repositories_below', '<=', 0)
+    .execute();
 }
 
 /** Adds `delta` tags to a repository's path and every folder above it. */
 export async function addTagsToPaths(trx: Executor, name: string, delta: number): Promise<void> {
   if (delta === 0) return;
   const paths = [...ancestors(name), name].sort();
-  await sql`update registry_paths set tags = tags + ${delta} where path = any(${paths}::text[])`.execute(trx);
+  await trx
+    .updateTable('registry_paths')
+    .set((eb) => ({ tags: eb('tags', '+', delta) }))
+    .where((eb) => eb('path', '=', eb.fn.any(eb.val(paths))))
+    .execute();
 }

@@ -30,11 +30,14 @@ async function addRepositories(trx: Executor, names: readonly string[]): Promise
 async function deleteRepositories(trx: Executor, names: readonly string[]): Promise<number> {
   let removed = 0;
   for (const part of chunks([...names].sort())) {
-    const deleted = await sql<{ name: string; tag_count: number }>`
-      delete from registry_repositories where name = any(${part}::text[]) returning name, tag_count`.execute(trx);
-    if (deleted.rows.length === 0) continue;
-    removed += deleted.rows.length;
-    await removeRepositoryPaths(trx, deleted.rows.map((row) => ({ name: row.name, tagCount: row.tag_count })));
+    const deleted = await trx
+      .deleteFrom('registry_repositories')
+      .where((eb) => eb('name', '=', eb.fn.any(eb.val(part))))
+      .returning(['name', 'tag_count'])
+      .execute();
+    if (deleted.length === 0) continue;
+    removed += deleted.length;
+    await removeRepositoryPaths(trx, deleted.map((row) => ({ name: row.name, tagCount: row.tag_count })));
   }
   return removed;
 }
@@ -42,20 +45,25 @@ async function deleteRepositories(trx: Executor, names: readonly string[]): Prom
 /** The whole catalog as just listed: new names are added (not read yet), missing ones removed. */
 export function syncRepositoryNames(db: Kysely<Database>, names: readonly string[], listedAt: number): Promise<{ added: number; removed: number }> {
   return db.transaction().execute(async (trx) => {
-    const existing = await sql<{ name: string }>`select name from registry_repositories`.execute(trx);
+    const existing = await trx.selectFrom('registry_repositories').select('name').execute();
     const listed = new Set(names);
-    const gone = existing.rows.map((row) => row.name).filter((name) => !listed.has(name));
+    const gone = existing.map((row) => row.name).filter((name) => !listed.has(name));
     const removed = await deleteRepositories(trx, gone);
     const added = await addRepositories(trx, names);
-    await sql`update registry_catalog_state set listed_at = ${new Date(listedAt)} where id = 1`.execute(trx);
+    await trx.updateTable('registry_catalog_state').set({ listed_at: new Date(listedAt) }).where('id', '=', 1).execute();
     return { added, removed };
   });
 }
 
 /** Every repository, those never read first, then the least recently refreshed. */
 export async function repositoriesForRefresh(db: Executor): Promise<string[]> {
-  const result = await sql<{ name: string }>`select name from registry_repositories order by refreshed_at nulls first, name`.execute(db);
-  return result.rows.map((row) => row.name);
+  const rows = await db
+    .selectFrom('registry_repositories')
+    .select('name')
+    .orderBy('refreshed_at', (order) => order.asc().nullsFirst())
+    .orderBy('name')
+    .execute();
+  return rows.map((row) => row.name);
 }
 
 /** Replaces a repository's tags (adding the repository if new); their manifests must be kept already. */
@@ -63,10 +71,14 @@ export function saveRepositoryTags(db: Kysely<Database>, name: string, tags: Rea
   return db.transaction().execute(async (trx) => {
     await addRepositories(trx, [name]);
     // The row lock serialises two replicas refreshing the same repository (both notified of one push).
-    const before = await sql<{ tag_count: number }>`select tag_count from registry_repositories where name = ${name} for update`.execute(trx);
-    const oldCount = before.rows[0]?.tag_count ?? 0;
+    const before = await trx.selectFrom('registry_repositories').select('tag_count').where('name', '=', name).forUpdate().executeTakeFirst();
+    const oldCount = before?.tag_count ?? 0;
     const names = tags.map(([tag]) => tag);
-    await sql`delete from registry_tags where repository = ${name} and not (tag = any(${names}::text[]))`.execute(trx);
+    await trx
+      .deleteFrom('registry_tags')
+      .where('repository', '=', name)
+      .where((eb) => eb.not(eb('tag', '=', eb.fn.any(eb.val(names)))))
+      .execute();
     for (const part of chunks(tags)) {
       await sql`
         insert into registry_tags (repository, tag, digest, created)
@@ -76,14 +88,22 @@ export function saveRepositoryTags(db: Kysely<Database>, name: string, tags: Rea
         on conflict (repository, tag) do update set digest = excluded.digest, created = excluded.created
         where registry_tags.digest <> excluded.digest or registry_tags.created is distinct from excluded.created`.execute(trx);
     }
-    await sql`update registry_repositories set tag_count = ${tags.length}, refreshed_at = ${new Date(refreshedAt)}, error = null where name = ${name}`.execute(trx);
+    await trx
+      .updateTable('registry_repositories')
+      .set({ tag_count: tags.length, refreshed_at: new Date(refreshedAt), error: null })
+      .where('name', '=', name)
+      .execute();
     await addTagsToPaths(trx, name, tags.length - oldCount);
   });
 }
 
 /** Records a failed refresh: the message (the previous tags are kept), and a first refresh time if there was none. */
 export async function markRepositoryError(db: Executor, name: string, message: string, at: number): Promise<void> {
-  await sql`update registry_repositories set error = ${message.slice(0, 2000)}, refreshed_at = coalesce(refreshed_at, ${new Date(at)}) where name = ${name}`.execute(db);
+  await db
+    .updateTable('registry_repositories')
+    .set((eb) => ({ error: message.slice(0, 2000), refreshed_at: eb.fn.coalesce('refreshed_at', eb.val(new Date(at))) }))
+    .where('name', '=', name)
+    .execute();
 }
 
 export async function removeRepository(db: Kysely<Database>, name: string): Promise<void> {

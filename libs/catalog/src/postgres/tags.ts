@@ -61,8 +61,8 @@ interface TagOrderRow {
 
 /**
  * Each tag of the repository with its place in name order, read in primary-key order (no sort): the usage sorts break
- * ties by it, comparing numbers where comparing names in staticreg_natural (ICU) took 20 ms for 4,000 tags seen on the
- * same day.
+ * ties by it, comparing integers instead of names in staticreg_natural, whose ICU comparisons make sorting thousands
+ * of tags slow (docs/performance.md, Collation).
  */
 function namePositions(repository: string): RawBuilder<unknown> {
   return sql`positions as (select t.tag, row_number() over (order by t.tag) as position from registry_tags t where t.repository = ${repository})`;
@@ -95,7 +95,7 @@ export async function readTagPage(db: Executor, name: string, query: TagQuery): 
 
 /**
  * One page of a repository's tags in the query's order, and how many there are. Only what the order or the filter
- * needs is read from the count tables, and no query sorts the repository's 10,000 tag names by their collation:
+ * needs is read from the count tables, and no query sorts all of a repository's tag names by their collation:
  * name and created are index scans (migration 0006); pulls and last seen sort only the tags that have a value
  * (pulled in 30 days, seen once) and take the others in index order. Without the filter the total is the
  * repository's tag count; with it, a count in the same statement over the same tags seen.
@@ -115,8 +115,7 @@ async function tagOrder(db: Executor, name: string, query: TagQuery, tagCount: n
 
 /**
  * Sort by name or created: an index-only scan in that order (skipping the tags seen since the filter's day) finds the
- * page's tags, then only those 50 are read from the table: page 150 of 10,000 tags skips 7,450 index entries, not
- * 7,450 table rows.
+ * page's tags, then only those are read from the table: a deep page skips index entries, not table rows.
  */
 async function tagsByColumn(db: Executor, name: string, query: TagQuery, seen: RawBuilder<unknown> | undefined, count: RawBuilder<unknown>): Promise<TagOrderRow[]> {
   const asc = query.order === 'asc';
@@ -198,9 +197,9 @@ async function tagsByUsage(db: Executor, name: string, query: TagQuery, seen: Ra
   const restUnseen = seen && query.sort === 'pulls' ? sql`and t.tag not in (select tag from seen)` : sql``;
   const end = query.offset + query.limit;
   // Joined to the repository's tags: pulls and checks of tags no longer in the registry have no place in the order.
-  // The NOT IN reads the keyed tags through a GROUP BY, guessed at 200 rows, so it is always hashed (keyed's own
-  // estimate, from a join the planner cannot see through, reached 64,000 rows for 2,000: a few times more and the
-  // NOT IN would be rescanned for every tag).
+  // The NOT IN reads the keyed tags through a GROUP BY, guessed at 200 rows, so it is always hashed: keyed's own
+  // estimate, from a join the planner cannot see through, can be far too high for a hashed NOT IN
+  // (docs/performance.md, Estimates).
   const result = await sql<TagOrderRow>`
     with ${seen ? sql`${seen},` : sql``} ${namePositions(name)},
     keyed as (select k.*, p.position from ${keyed} as k join positions p on p.tag = k.tag)

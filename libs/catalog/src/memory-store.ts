@@ -1,6 +1,6 @@
 // The catalog in process memory, for browse without a database: a path tree, sorted views cached per version.
 import { summarize, type ManifestDetails, type ManifestSummary } from './model.js';
-import { searchRank, type CatalogStats, type CatalogStore, type FolderListing, type RepositoryInfo, type TagPage, type TagQuery, type TagRow } from './store.js';
+import { manifestsToKeep, searchRank, type CatalogStats, type CatalogStore, type FolderListing, type RepositoryInfo, type TagPage, type TagQuery, type TagRow } from './store.js';
 
 interface RepoState {
   name: string;
@@ -258,11 +258,9 @@ export class MemoryCatalogStore implements CatalogStore {
   }
 
   async saveRepository(name: string, tags: ReadonlyArray<readonly [string, string]>, manifests: readonly ManifestDetails[], refreshedAt: number): Promise<void> {
-    for (const details of manifests) {
+    for (const details of manifestsToKeep(manifests)) {
       this.manifests.set(details.digest, summarize(details));
       await this.putDetails(details);
-      // An index's platforms are images in their own right (a tag may point at one): kept the same way.
-      if (details.kind === 'index') for (const image of details.images) await this.putDetails(image);
     }
     const state = this.addRepository(name);
     const room = this.options.maxTags - (this.totalTags - state.tags.size);

@@ -124,6 +124,19 @@ export function parentPath(name: string): string {
   return slash < 0 ? '' : name.slice(0, slash);
 }
 
+/**
+ * The manifests a store keeps from a crawl: these, and each index's images as manifests in their own right (a tag may
+ * point at one), each digest once; a manifest given itself wins over the same digest found as an index's image.
+ */
+export function manifestsToKeep(manifests: readonly ManifestDetails[]): ManifestDetails[] {
+  const all = new Map<string, ManifestDetails>();
+  for (const details of manifests) {
+    all.set(details.digest, details);
+    if (details.kind === 'index') for (const image of details.images) if (!all.has(image.digest)) all.set(image.digest, image);
+  }
+  return [...all.values()];
+}
+
 /** Search ranking shared by the stores: 0 exact, 1 prefix (of the name or of a path segment), 2 elsewhere. */
 export function searchRank(name: string, query: string): number {
   const lower = name.toLowerCase();

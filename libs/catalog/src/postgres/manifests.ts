@@ -2,6 +2,7 @@
 import { sql, type SqlBool } from 'kysely';
 import type { Executor } from '@staticreg/db';
 import { summarize, type ManifestDetails } from '../model.js';
+import { manifestsToKeep } from '../store.js';
 
 export async function readDetails(db: Executor, digest: string): Promise<ManifestDetails | undefined> {
   const row = await db.selectFrom('registry_manifests').select('details').where('digest', '=', digest).executeTakeFirst();
@@ -20,15 +21,10 @@ export async function knownDigests(db: Executor, digests: readonly string[]): Pr
   return new Set(rows.map((row) => row.digest));
 }
 
-/** Keeps manifests not kept yet, and an index's images as manifests of their own (a tag may point at one). */
+/** Keeps the manifests (with an index's images, see manifestsToKeep) not kept yet. */
 export async function insertManifests(db: Executor, manifests: readonly ManifestDetails[]): Promise<void> {
-  const all = new Map<string, ManifestDetails>();
-  for (const details of manifests) {
-    all.set(details.digest, details);
-    if (details.kind === 'index') for (const image of details.images) if (!all.has(image.digest)) all.set(image.digest, image);
-  }
-  if (all.size === 0) return;
-  const entries = [...all.values()].sort((a, b) => (a.digest < b.digest ? -1 : 1));
+  const entries = manifestsToKeep(manifests).sort((a, b) => (a.digest < b.digest ? -1 : 1));
+  if (entries.length === 0) return;
   const summaries = entries.map(summarize);
   await sql`
     insert into registry_manifests (digest, media_type, kind, size, created, platforms, details)

@@ -1,6 +1,6 @@
 // A repository's tags in the pages' four orders (name, created, pulls, last seen), paged, with the unseen filter;
 // each page's tags with their manifests' summaries and their pulls and checks.
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type Expression, type RawBuilder } from 'kysely';
 import { lastSeenDays, readTagUsage, tagPullWindows, tagsSeenSince, type Executor, type TagUsageRow } from '@staticreg/db';
 import { firstDayOfLast } from '@staticreg/events';
 import type { ManifestSummary, PlatformSummary } from '../model.js';
@@ -175,19 +175,19 @@ async function recentlySeen(db: Executor, name: string, query: TagQuery): Promis
 async function tagsByUsage(db: Executor, name: string, query: TagQuery, seen: RawBuilder<unknown> | undefined, count: RawBuilder<unknown>): Promise<TagOrderRow[]> {
   const asc = query.order === 'asc';
   const since = query.unseenSince;
-  let keyed: RawBuilder<unknown>;
+  let keyed: Expression<unknown>;
   let keyedPart: RawBuilder<unknown>;
   let keyedOrder: RawBuilder<unknown>;
   let keyedUnseen = sql``;
   if (query.sort === 'pulls') {
-    keyed = sql`${tagPullWindows(db, name, query.today)}`;
+    keyed = tagPullWindows(db, name, query.today);
     // Tags not pulled sort as (0, 0): after the pulled ones descending, before them ascending (a negative sum, which
     // only a hand edit could leave, goes to the other side).
     keyedPart = asc ? sql`case when (k.pulls30, k.pulls7) < (0, 0) then 0 else 2 end` : sql`case when (k.pulls30, k.pulls7) > (0, 0) then 0 else 2 end`;
     keyedOrder = asc ? sql`k.pulls30 asc, k.pulls7 asc, k.position` : sql`k.pulls30 desc, k.pulls7 desc, k.position`;
     if (seen) keyedUnseen = sql`and k.tag not in (select tag from seen)`;
   } else {
-    keyed = sql`${lastSeenDays(db, name)}`;
+    keyed = lastSeenDays(db, name);
     // Never seen is the oldest: first ascending, last descending.
     keyedPart = asc ? sql`2` : sql`0`;
     keyedOrder = asc ? sql`k.day asc, k.position` : sql`k.day desc, k.position`;

@@ -1,4 +1,4 @@
-// Read side of the counts: one query per dashboard panel, each answering a question of the integration guide.
+// Read side of the counts: one query per dashboard panel (docs/dashboard.md lists the panels and their questions).
 import { sql } from 'kysely';
 import type { Executor } from './executor.js';
 import { countsFor, coveringWeeks, matches, nameConditions, repositoryCountsFor, table, type MetricsFilter } from './metrics-sources.js';
@@ -26,7 +26,7 @@ export interface ArchitectureRow {
   architecture: string;
   pulls: number;
   checks: number;
-  /** Repositories pulled on this architecture (the guide's unique_images). */
+  /** Repositories pulled on this architecture (count of distinct repositories with a pull). */
   repositories: number;
 }
 
@@ -177,7 +177,7 @@ async function exactTagCounts(db: Executor, filter: MetricsFilter, keys: readonl
 const byPulls = (a: TagRow, b: TagRow) => b.pulls - a.pulls || (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : 0) || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0);
 
 /**
- * The most pulled tags (the guide's "most pulled images": repository and tag), with their checks beside.
+ * The most pulled images (an image being a repository and tag), with their checks beside.
  *
  * Summing every tag over 90 days reads millions of rows, so the top N is found exactly with a bound instead:
  * 1. guess: the tags most pulled in the last two weeks of the range (metrics_weekly_tag), summed exactly;

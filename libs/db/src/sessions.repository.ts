@@ -162,7 +162,7 @@ export async function saveManifestDescriptions(db: Executor, descriptions: Reado
 /**
  * Forgets session events and sessions from before the cutoff, a chunk of clients at a time. The cutoff is rounded
  * down to a UTC hour: sessions never span two hours, so everything before it belongs to sessions that are over.
- * Each chunk is one transaction under the clients' locks (lockClients, which storeSessionBatch takes): a batch
+ * Each chunk is one transaction under the clients' locks (lockClients, which countPerSession takes): a batch
  * with a late event of the same client runs wholly before or wholly after, so it never sees a session without
  * its events (and takes its counts back) or events without their session (and counts them again).
  */

@@ -30,8 +30,8 @@ import {
 export const ACK_REQUESTS = 5000;
 /**
  * Requests sent to every server first, in the same turns, and not measured: a Node server answers its first few
- * thousand requests slower (JIT, heap growth; with a warm-up of 300 the receiver's p99 read 3.5 ms, with 10,000
- * 2.0 to 2.2 ms), and a receiver serves a registry for days, so the bench measures each design in its steady state.
+ * thousand requests slower (JIT, heap growth; docs/performance.md, "Warm-up"), and a receiver serves a registry
+ * for days, so the bench measures each design in its steady state.
  */
 export const ACK_WARMUP = 10_000;
 /** Requests sent to one design before the next design's turn. */
@@ -81,7 +81,7 @@ export interface AckResult {
  * POSTs one body on a connection of its own, byte for byte what Docker Distribution's Go client sends (its four
  * headers, keep-alive by default), reads the answer to its Content-Length and closes: the registry opens a new
  * connection for every notification. A raw socket, not node:http's client, so the client's own overhead and
- * garbage stay out of the figures (node:http's client added ~0.1 ms at p50 and ~1.5 ms at p99 to the floor).
+ * garbage stay out of the figures (with node:http's client they showed in every row, the floor's included).
  * Timed from before connecting to the last body byte.
  */
 function postOnce(port: number, body: string): Promise<{ status: number; ms: number }> {

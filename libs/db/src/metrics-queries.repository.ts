@@ -61,8 +61,8 @@ export interface DailyDigestRow {
 
 /**
  * Session settings for connections that run these queries: after the rollups every query reads a few thousand
- * rows, where JIT compilation (tens to hundreds of ms) and parallel workers (tens of ms to start) cost more than
- * they save. Measured in docs/performance.md.
+ * rows, where compiling it (JIT) and starting parallel workers cost more than they save (docs/performance.md,
+ * "Session settings").
  */
 export const METRICS_SESSION_OPTIONS = '-c jit=off -c max_parallel_workers_per_gather=0';
 

@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import type { NetworkRange } from '@staticreg/config';
 import { evaluateEnvelope, INVALID_REASONS, type PullEvent, type RuleOptions, type SkipReason } from '@staticreg/events';
 import { enqueuePullEvents, publishRegistryChanges, type IntakeRecorder, type PullJobData } from '@staticreg/queue';
-import { addHealthRoutes, errorHandler, HttpError, requireBearerToken, withTimeout } from '@staticreg/http';
+import { addHealthRoutes, errorHandler, HttpError, requireBearerToken, UnavailableError, withTimeout } from '@staticreg/http';
 import { METRICS_PATH, metricsHandler, type HttpMetrics, type ReceiverEventMetrics, type Registry } from '@staticreg/observability';
 
 export const WEBHOOK_PATH = '/api/webhook/registry';
@@ -110,7 +110,7 @@ export function createReceiverApp(deps: ReceiverDeps): Express {
     } catch (error) {
       // Nothing is acknowledged that is not in Redis: 503 makes the registry retry the whole envelope.
       log.error({ err: error, events: result.accepted.length }, 'Could not enqueue pull events');
-      throw new HttpError(503, 'queue unavailable, retry later', { 'Retry-After': '1' });
+      throw new UnavailableError('queue unavailable, retry later', { retryAfterSeconds: 1 });
     }
     // Acknowledge first: the log line and the counters are written after the answer, off the registry's wait.
     res.json({ eventsReceived: result.total, eventsAccepted: result.accepted.length, eventsSkipped: result.skipped.length });

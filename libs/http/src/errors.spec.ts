@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { expect } from 'chai';
 import type { NextFunction, Request, Response } from 'express';
 import express from 'express';
-import { HttpError, InternalError, RequestBodyError, toHttpError, unavailableWhen } from './errors.js';
+import { HttpError, InternalError, orUnavailable, RequestBodyError, toHttpError, UnavailableError, unavailableWhen } from './errors.js';
 
 /** A body-parser error as express.json raises it, from a real parse of the body. */
 async function bodyParserError(body: string, limit = '1kb'): Promise<unknown> {
@@ -54,5 +54,25 @@ describe('unavailableWhen', () => {
     expect(passed(http)).to.equal(http);
     const other = new Error('syntax error');
     expect(passed(other)).to.equal(other);
+  });
+});
+
+describe('UnavailableError and orUnavailable', () => {
+  it('answers 503, with Retry-After only when given, and keeps the cause', () => {
+    const cause = new Error('connect ECONNREFUSED 127.0.0.1:6379');
+    const later = new UnavailableError('Redis unavailable', { retryAfterSeconds: 5, headers: { 'Cache-Control': 'no-store' }, cause });
+    expect(toHttpError(later)).to.equal(later);
+    expect(later).to.deep.include({ status: 503, message: 'Redis unavailable', headers: { 'Retry-After': '5', 'Cache-Control': 'no-store' } });
+    expect(later.cause).to.equal(cause);
+    expect(new UnavailableError('Redis is not connected').headers).to.deep.equal({});
+  });
+
+  it('classifies a failure of the work, passes an HttpError on, and returns what the work returns', async () => {
+    const classify = (error: unknown) => new UnavailableError(`down: ${(error as Error).message}`, { retryAfterSeconds: 10 });
+    expect(await orUnavailable(async () => 42, classify)).to.equal(42);
+    const failed = await orUnavailable(() => Promise.reject(new Error('timeout')), classify).catch((error: unknown) => error);
+    expect(failed).to.be.instanceOf(UnavailableError).and.deep.include({ status: 503, message: 'down: timeout', headers: { 'Retry-After': '10' } });
+    const decided = new HttpError(404, 'no such manifest');
+    expect(await orUnavailable(() => Promise.reject(decided), classify).catch((error: unknown) => error)).to.equal(decided);
   });
 });

@@ -27,6 +27,31 @@ export class RequestBodyError extends HttpError {
   }
 }
 
+/**
+ * A dependency that does not answer for now (the registry, Redis, Postgres): 503, not a bug. `retryAfterSeconds`
+ * becomes Retry-After when the caller knows when trying again makes sense; `cause` keeps the failure for the log.
+ */
+export class UnavailableError extends HttpError {
+  constructor(message: string, options: { retryAfterSeconds?: number; headers?: Record<string, string>; cause?: unknown } = {}) {
+    const retryAfter: Record<string, string> = options.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(options.retryAfterSeconds) };
+    super(503, message, { ...retryAfter, ...options.headers });
+    this.name = 'UnavailableError';
+    if (options.cause !== undefined) this.cause = options.cause;
+  }
+}
+
+/**
+ * Runs `work`, whose failures mean its dependency did not answer: an HttpError passes as it is (it was decided
+ * already), any other failure becomes `classify(error)`, usually an UnavailableError.
+ */
+export async function orUnavailable<T>(work: () => Promise<T>, classify: (error: unknown) => HttpError): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw error instanceof HttpError ? error : classify(error);
+  }
+}
+
 /** Anything else: a bug or a failure nobody classified. 500, so a registry retries, with no internal detail. */
 export class InternalError extends HttpError {
   constructor(override readonly cause: unknown) {
@@ -60,7 +85,7 @@ export function toHttpError(error: unknown): HttpError {
  */
 export function unavailableWhen(isUnavailable: (error: unknown) => boolean, message: string): ErrorRequestHandler {
   return (error, _req, _res, next) => {
-    next(!(error instanceof HttpError) && isUnavailable(error) ? new HttpError(503, message, { 'Retry-After': '5' }) : error);
+    next(!(error instanceof HttpError) && isUnavailable(error) ? new UnavailableError(message, { retryAfterSeconds: 5, cause: error }) : error);
   };
 }
 

@@ -1,6 +1,6 @@
 // Checks a person's registry credentials with the registry, and works out which repositories they may see.
 import { createHmac, randomBytes } from 'node:crypto';
-import { HttpError } from '@staticreg/http';
+import { orUnavailable, UnavailableError } from '@staticreg/http';
 import { RegistryError, type RegistryUserAccess } from '@staticreg/registry';
 import { ALL_REPOSITORIES, type RepositoryAccess } from './viewer.js';
 
@@ -20,11 +20,11 @@ export interface RegistryAuthenticatorDeps {
  * A registry that cannot answer is not a wrong password: 503, and the attempt is not counted as a failure. The
  * answer goes to anonymous visitors, so it names no host or address; the registry error stays its cause.
  */
-function unavailable(error: unknown): never {
-  if (error instanceof HttpError) throw error;
-  const refused = new HttpError(503, 'the registry could not check the credentials right now: try again in a moment', { 'Retry-After': '10' });
-  (refused as Error & { cause?: unknown }).cause = error instanceof RegistryError ? error : undefined;
-  throw refused;
+function registryUnavailable(error: unknown): UnavailableError {
+  return new UnavailableError('the registry could not check the credentials right now: try again in a moment', {
+    retryAfterSeconds: 10,
+    cause: error instanceof RegistryError ? error : undefined,
+  });
 }
 
 /** Who signed in: an admin, or someone who sees the repositories the registry lets them pull. */
@@ -45,19 +45,17 @@ export class RegistryAuthenticator {
 
   /** Who these credentials are and what they may see, or undefined when the registry refuses them. */
   async authenticate(user: string, password: string): Promise<Identity | undefined> {
-    try {
+    return orUnavailable(async () => {
       if ((await this.deps.registry.verify(user, password)) === 'invalid') return undefined;
       if (this.deps.admins.includes(user)) return { admin: true, access: ALL_REPOSITORIES };
       const scheme = await this.deps.registry.authScheme();
       // htpasswd (basic) registries let every valid user pull everything: nothing to ask per repository.
       if (scheme.kind !== 'bearer') return { admin: false, access: ALL_REPOSITORIES };
       const names = await this.deps.catalogNames();
-      if (names === undefined) throw new HttpError(503, 'the registry catalog is being read for the first time: sign in again in a moment', { 'Retry-After': '5' });
+      if (names === undefined) throw new UnavailableError('the registry catalog is being read for the first time: sign in again in a moment', { retryAfterSeconds: 5 });
       const granted = await this.deps.registry.pullable(user, password, names);
       return { admin: false, access: granted === 'all' ? ALL_REPOSITORIES : { kind: 'some', names: granted } };
-    } catch (error) {
-      return unavailable(error);
-    }
+    }, registryUnavailable);
   }
 
   private keyOf(user: string, password: string): string {

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '@staticreg/db';
 import { FILTERED_REASONS, INVALID_REASONS } from '@staticreg/events';
-import { HttpError, withTimeout } from '@staticreg/http';
+import { orUnavailable, UnavailableError, withTimeout } from '@staticreg/http';
 import {
   lastEventReceivedAt,
   oldestWaitingJobTime,
@@ -21,6 +21,7 @@ import {
 } from '@staticreg/queue';
 import { toCsv, type CsvColumn } from './csv.js';
 import { ParameterError } from './params.js';
+import { redisUnavailable } from './redis-unavailable.js';
 
 export const SKIP_REASONS: readonly string[] = [...FILTERED_REASONS, ...INVALID_REASONS];
 const PROBE_TIMEOUT_MS = 1000;
@@ -163,12 +164,8 @@ const INTAKE_COLUMNS: ReadonlyArray<CsvColumn<IntakeMinute>> = [
 
 /** Reads from Redis, or answers 503 when it is not there or does not answer. */
 async function fromRedis<T, S>(source: S | undefined, read: (source: S) => Promise<T>): Promise<T> {
-  if (source === undefined) throw new HttpError(503, 'Redis is not connected');
-  try {
-    return await withTimeout(read(source), PROBE_TIMEOUT_MS * 2, 'Redis');
-  } catch (error) {
-    throw new HttpError(503, `Redis unavailable: ${error instanceof Error ? error.message : String(error)}`);
-  }
+  if (source === undefined) throw new UnavailableError('Redis is not connected');
+  return orUnavailable(() => withTimeout(read(source), PROBE_TIMEOUT_MS * 2, 'Redis'), redisUnavailable);
 }
 
 export function createPipelineRouter(deps: PipelineDeps): Router {

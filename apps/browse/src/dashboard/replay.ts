@@ -1,10 +1,11 @@
 // The failed-jobs panel's replay button: POST the job ids shown, get back what was put back to wait.
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { Queue } from 'bullmq';
-import { HttpError, withTimeout } from '@staticreg/http';
+import { HttpError, orUnavailable, UnavailableError, withTimeout } from '@staticreg/http';
 import { replayFailedPullJobsById, type PullJobData } from '@staticreg/queue';
 import { accountOf } from '../auth/viewer.js';
 import type { CsrfProtection } from '../csrf.js';
+import { redisUnavailable } from './redis-unavailable.js';
 
 export const REPLAY_FAILED_PATH = '/api/metrics/failed-jobs/replay';
 /** As many as the failed-jobs panel can show. */
@@ -47,13 +48,9 @@ export function createReplayRouter(deps: ReplayDeps): Router {
   const forgeryCheck: RequestHandler = (req, res, next) => (accountOf(res) ? next() : deps.csrf.requireSameOrigin(req, res, next));
   router.post(REPLAY_FAILED_PATH, forgeryCheck, jsonBody, async (req, res) => {
     const jobIds = jobIdsOf(req.body);
-    if (!deps.queue) throw new HttpError(503, 'Redis is not connected');
-    let replayed;
-    try {
-      ({ replayed } = await withTimeout(replayFailedPullJobsById(deps.queue, jobIds), REPLAY_TIMEOUT_MS, 'replay'));
-    } catch (error) {
-      throw new HttpError(503, `Redis unavailable: ${error instanceof Error ? error.message : String(error)}`);
-    }
+    if (!deps.queue) throw new UnavailableError('Redis is not connected');
+    const queue = deps.queue;
+    const { replayed } = await orUnavailable(() => withTimeout(replayFailedPullJobsById(queue, jobIds), REPLAY_TIMEOUT_MS, 'replay'), redisUnavailable);
     res.set('Cache-Control', 'no-store').json({ replayed: replayed.length, jobs: replayed });
   });
   return router;

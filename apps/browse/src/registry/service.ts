@@ -16,7 +16,7 @@ import {
   type TagUsage,
 } from '@staticreg/catalog';
 import { firstDayOfLast, utcDayOf } from '@staticreg/events';
-import { HttpError } from '@staticreg/http';
+import { HttpError, orUnavailable, UnavailableError } from '@staticreg/http';
 import { RegistryError } from '@staticreg/registry';
 import { mayPull, type RepositoryAccess } from '../auth/viewer.js';
 import { shortDigest } from './format.js';
@@ -86,10 +86,11 @@ export class RegistryNotConfiguredError extends HttpError {
   }
 }
 
-function registryUnavailable(error: unknown): never {
-  if (error instanceof RegistryError && error.kind === 'not-found') throw new HttpError(404, error.message);
+/** A manifest read that failed: 404 when the registry says it is gone, else the registry is unavailable for now. */
+function registryReadError(error: unknown): HttpError {
+  if (error instanceof RegistryError && error.kind === 'not-found') return new HttpError(404, error.message);
   const message = error instanceof Error ? error.message : String(error);
-  throw new HttpError(503, `the registry could not be read: ${message}`, { 'Retry-After': '10' });
+  return new UnavailableError(`the registry could not be read: ${message}`, { retryAfterSeconds: 10, cause: error });
 }
 
 export class RegistryBrowser {
@@ -149,7 +150,7 @@ export class RegistryBrowser {
     if (state.catalogListedAt === undefined && state.repositories === 0) {
       if (!this.deps.live) throw new RegistryNotConfiguredError();
       const reason = state.registryFailing ? `the registry could not be read: ${state.registryError}` : 'the registry catalog is being read for the first time';
-      throw new HttpError(503, reason, { 'Retry-After': '5' });
+      throw new UnavailableError(reason, { retryAfterSeconds: 5 });
     }
     return state;
   }
@@ -234,12 +235,8 @@ export class RegistryBrowser {
     if (!manifest) {
       // Details are kept for a bounded number of manifests; the others are read now, once, and kept.
       if (!this.deps.live) throw new RegistryNotConfiguredError();
-      try {
-        const fetched = await this.deps.live.getManifest(name, row.digest);
-        manifest = await describeManifest(this.deps.live, name, fetched);
-      } catch (error) {
-        registryUnavailable(error);
-      }
+      const live = this.deps.live;
+      manifest = await orUnavailable(async () => describeManifest(live, name, await live.getManifest(name, row.digest)), registryReadError);
       await this.deps.store.putDetails(manifest);
     }
     const summary = row.summary ?? summarize(manifest);

@@ -111,6 +111,15 @@ describe('dashboard replay endpoint (real Redis)', function () {
     expect((await post(same, { jobIds: ['1 OR 1'] })).body.error).to.match(/is not a job id/);
     const malformed = await fetch(`${base}${REPLAY}`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...same }, body: '{"jobIds": [' });
     expect(malformed.status).to.equal(400);
+    expect(((await malformed.json()) as { error: string }).error).to.match(/^malformed JSON: /);
+    expect(await failedCount()).to.equal(2);
+  });
+
+  it('answers a body over its limit as every other browse and receiver route does: 413 naming the limit', async () => {
+    const { cookie, token } = await openDashboard();
+    const answer = await post({ Origin: base, Cookie: cookie, 'X-CSRF-Token': token }, { jobIds: ['x'.repeat(70_000)] });
+    expect(answer.status).to.equal(413);
+    expect(answer.body.error).to.equal('request body is larger than the limit of 65536 bytes');
     expect(await failedCount()).to.equal(2);
   });
 });

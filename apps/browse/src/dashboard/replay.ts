@@ -1,5 +1,5 @@
 // The failed-jobs panel's replay button: POST the job ids shown, get back what was put back to wait.
-import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import express, { type RequestHandler, type Router } from 'express';
 import type { Queue } from 'bullmq';
 import { HttpError, orUnavailable, UnavailableError, withTimeout } from '@staticreg/http';
 import { replayFailedPullJobsById, type PullJobData } from '@staticreg/queue';
@@ -18,16 +18,8 @@ export interface ReplayDeps {
   csrf: CsrfProtection;
 }
 
-const parseJson = express.json({ limit: '64kb' });
-
-/** body-parser's errors (malformed JSON, too large) as the 400 or 413 they are, not a 500. */
-function jsonBody(req: Request, res: Response, next: NextFunction): void {
-  parseJson(req, res, (error?: unknown) => {
-    const bodyError = error as { type?: unknown; status?: number; message?: string } | undefined;
-    if (bodyError && typeof bodyError.type === 'string') next(new HttpError(bodyError.status ?? 400, `request body: ${bodyError.message ?? 'unreadable'}`));
-    else next(error);
-  });
-}
+/** Its errors (malformed JSON, too large) reach browse's error handler, where toHttpError answers 400 or 413. */
+const jsonBody = express.json({ limit: '64kb' });
 
 function jobIdsOf(body: unknown): string[] {
   const jobIds = (body as { jobIds?: unknown } | undefined)?.jobIds;

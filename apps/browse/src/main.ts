@@ -1,10 +1,9 @@
 // Browse process: read config, connect what is configured, serve pages and APIs, shut down cleanly.
 import { randomBytes } from 'node:crypto';
 import express from 'express';
-import { sql } from 'kysely';
 import { loadBrowseConfig } from '@staticreg/config';
 import { createLogger } from '@staticreg/log';
-import { createDb, METRICS_SESSION_OPTIONS } from '@staticreg/db';
+import { createDb, METRICS_SESSION_OPTIONS, pingDatabase } from '@staticreg/db';
 import { createPullQueue, createRedisConnection } from '@staticreg/queue';
 import { createHttpMetrics, createMetricsRegistry, METRICS_PATH, metricsHandler } from '@staticreg/observability';
 import { closeServer, listen, onShutdownSignal, runMain } from '@staticreg/http';
@@ -39,7 +38,7 @@ async function main(): Promise<void> {
 
   const app = createBrowseApp({
     log,
-    probes: () => ({ redis: () => redis.ping(), ...(db ? { postgres: () => sql`select 1`.execute(db) } : {}) }),
+    probes: () => ({ redis: () => redis.ping(), ...(db ? { postgres: () => pingDatabase(db) } : {}) }),
     isShuttingDown: () => shuttingDown,
     // Health, /metrics and /assets are answered before the sign-in router; everything after it needs a viewer.
     routers: [

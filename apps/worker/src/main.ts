@@ -1,10 +1,10 @@
 // Worker process: prepare the schema, consume pull jobs in batches, run scheduled maintenance, stop cleanly.
 import type { Server } from 'node:http';
 import express from 'express';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { loadWorkerConfig, type WorkerConfig } from '@staticreg/config';
 import { createLogger, type Logger } from '@staticreg/log';
-import { createDb, migrateToLatest, type Database } from '@staticreg/db';
+import { createDb, migrateToLatest, pingDatabase, type Database } from '@staticreg/db';
 import { createPullQueue, createRedisConnection, oldestWaitingJobTime, queueCounts } from '@staticreg/queue';
 import {
   createMetricsRegistry,
@@ -47,7 +47,7 @@ async function prepareDatabase(
   });
   for (let attempt = 1; !stopping.stopped(); attempt += 1) {
     try {
-      await sql`select 1`.execute(db);
+      await pingDatabase(db);
       log.info('PostgreSQL connection pool successfully initialized.');
       const results = await migrateToLatest(db);
       log.info({ applied: results.map((result) => result.migrationName) }, 'Database schema initialized successfully.');
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
     health,
     () => ({
       redis: () => redis.ping(),
-      ...(config.dbUrl ? { postgres: db ? () => sql`select 1`.execute(db!) : undefined } : {}),
+      ...(config.dbUrl ? { postgres: db ? () => pingDatabase(db!) : undefined } : {}),
       // Not ready while a systemic error keeps it from counting: the probe's message says why and since when.
       counting: async () => {
         const pause = consumer?.pause();

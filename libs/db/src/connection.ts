@@ -1,5 +1,5 @@
 // The Postgres pool behind Kysely, with type parsers that keep dates and counts exact.
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 
@@ -39,6 +39,11 @@ export function createDb(options: DbOptions): Kysely<Database> {
   // Idle clients report a lost server here; without a listener it would crash the process.
   pool.on('error', (error) => options.onPoolError?.(error));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** One round trip to Postgres: resolves when it answers (readiness probes, the worker's wait at start). */
+export async function pingDatabase(db: Kysely<Database>): Promise<void> {
+  await sql`select 1`.execute(db);
 }
 
 /** SQLSTATE classes and socket errors that mean "Postgres is unreachable right now", not "this data is bad". */

@@ -2,8 +2,8 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { sql, type Kysely } from 'kysely';
-import type { Database } from '@staticreg/db';
+import type { Kysely } from 'kysely';
+import { pingDatabase, type Database } from '@staticreg/db';
 import { FILTERED_REASONS, INVALID_REASONS } from '@staticreg/events';
 import { orUnavailable, UnavailableError, withTimeout } from '@staticreg/http';
 import {
@@ -70,7 +70,7 @@ export async function readPipelineHealth(deps: PipelineDeps): Promise<PipelineHe
   const { redis, queue, db } = deps;
   const [redisStatus, postgres] = await Promise.all([
     probe(redis ? () => redis.ping() : undefined),
-    probe(db ? () => sql`select 1`.execute(db) : undefined),
+    probe(db ? () => pingDatabase(db) : undefined),
   ]);
   const fromRedis = async <T>(read: () => Promise<T>): Promise<T | null> => {
     if (redisStatus.status !== 'ok') return null;

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { loadBrowseAuth, type BrowseAuthConfig } from './browse-auth-config.js';
 import { loadCommon, loadDbUrl, REGISTRY_CHANGES_STREAM, type CommonConfig } from './common-config.js';
-import { parse, port, read, type Env } from './env.js';
+import { parse, parseOptional, port, type Env } from './env.js';
 import { loadRegistryAccess, loadRegistryHostname, type RegistryAccessConfig } from './registry-config.js';
 
 export interface BrowseConfig extends CommonConfig {
@@ -49,8 +49,8 @@ export function loadBrowseConfig(env: Env = process.env): BrowseConfig {
     registryHostname: loadRegistryHostname(env),
     registry,
     crawler: loadCrawler(env),
-    pullHostname: read(env, 'STATICREG_BROWSE_PULL_HOSTNAME') === undefined ? undefined : parse(env, 'STATICREG_BROWSE_PULL_HOSTNAME', z.string().regex(/^[^\s/]+(\/[^\s]*)?$/, 'must be host[:port] as clients write it')),
-    csrfSecret: read(env, 'STATICREG_BROWSE_CSRF_SECRET') === undefined ? undefined : parse(env, 'STATICREG_BROWSE_CSRF_SECRET', z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -hex 32)')),
+    pullHostname: parseOptional(env, 'STATICREG_BROWSE_PULL_HOSTNAME', z.string().regex(/^[^\s/]+(\/[^\s]*)?$/, 'must be host[:port] as clients write it')),
+    csrfSecret: parseOptional(env, 'STATICREG_BROWSE_CSRF_SECRET', z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -hex 32)')),
     auth: loadBrowseAuth(env, registry),
   };
 }

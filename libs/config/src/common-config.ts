@@ -1,6 +1,6 @@
 // What every process reads: log level, Redis, bind address, metrics token, and the database URL where one is used.
 import { z } from 'zod';
-import { loadToken, parse, postgresUrl, read, redisUrl, type Env } from './env.js';
+import { loadToken, parse, parseOptional, postgresUrl, redisUrl, type Env } from './env.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -26,5 +26,5 @@ export function loadCommon(env: Env): CommonConfig {
 export const REGISTRY_CHANGES_STREAM = 'staticreg:registry-changes';
 
 export function loadDbUrl(env: Env): string | undefined {
-  return read(env, 'STATICREG_DB_URL') === undefined ? undefined : parse(env, 'STATICREG_DB_URL', postgresUrl);
+  return parseOptional(env, 'STATICREG_DB_URL', postgresUrl);
 }

@@ -90,6 +90,11 @@ export function redact(name: string, raw: string): string {
   return raw;
 }
 
+/** A variable with no default: undefined when unset or empty, else parsed (and refused by name) as `parse` does. */
+export function parseOptional<T extends z.ZodType>(env: Env, name: string, schema: T): z.output<T> | undefined {
+  return read(env, name) === undefined ? undefined : parse(env, name, schema);
+}
+
 /** A file read once at start; a missing or unreadable file is a configuration error naming the variable. */
 export function readConfigFile(env: Env, name: string): string | undefined {
   const path = read(env, name);

@@ -1,7 +1,7 @@
 // The worker's settings: batching, stalled-job handling, retention, the count policy and session window.
 import { z } from 'zod';
 import { loadCommon, loadDbUrl, type CommonConfig } from './common-config.js';
-import { parse, port, positiveInt, read, type Env } from './env.js';
+import { parse, parseOptional, port, positiveInt, type Env } from './env.js';
 import { loadRegistryAccess, loadRegistryHostname, type RegistryAccessConfig } from './registry-config.js';
 
 export const COUNT_POLICIES = ['sessions', 'events'] as const;
@@ -50,7 +50,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     maxStalledCount: parse(env, 'STATICREG_WORKER_MAX_STALLED', positiveInt, '100'),
     dbRetryMs: parse(env, 'STATICREG_DB_RETRY_MS', z.coerce.number().int().min(100), '2000'),
     dedupRetentionDays: parse(env, 'STATICREG_DEDUP_RETENTION_DAYS', positiveInt, '7'),
-    retentionDays: read(env, 'STATICREG_RETENTION_DAYS') === undefined ? undefined : parse(env, 'STATICREG_RETENTION_DAYS', positiveInt),
+    retentionDays: parseOptional(env, 'STATICREG_RETENTION_DAYS', positiveInt),
     countPolicy: parse(env, 'STATICREG_COUNT_POLICY', countPolicy, 'sessions'),
     sessionWindowMs: 1000 * parse(env, 'STATICREG_SESSION_WINDOW_SECONDS', z.coerce.number({ message: 'must be a number of seconds' }).min(0.1).max(3600), '10'),
     sessionRetentionHours: parse(env, 'STATICREG_SESSION_RETENTION_HOURS', positiveInt, '48'),

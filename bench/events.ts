@@ -1,6 +1,6 @@
 // The benchmarks' input: a captured registry notification body, and realistic varied pull events built from it.
 import { createHash, randomUUID } from 'node:crypto';
-import { evaluateEvent, type PullEvent } from '@staticreg/events';
+import { DAY_MS, evaluateEvent, type PullEvent } from '@staticreg/events';
 import { STATICREG_USER_AGENT_PRODUCT } from '@staticreg/config';
 import { loadScenario } from '../test/support/fixtures.js';
 import { seededRandom } from '../test/support/random.js';
@@ -93,7 +93,7 @@ export function generatePullEvents(options: EventMixOptions, captured: CapturedB
     const tag = random() < 0.4 ? repository.tags[0]! : pick(repository.tags);
     const digest = `sha256:${createHash('sha256').update(`${repository.name}:${tag}`).digest('hex')}`;
     const day = pick(DAYS);
-    const seconds = Math.floor(random() * 86_400);
+    const seconds = Math.floor(random() * (DAY_MS / 1000));
     const time = `${String(Math.floor(seconds / 3600)).padStart(2, '0')}:${String(Math.floor(seconds / 60) % 60).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')}`;
     const raw = JSON.parse(template);
     raw.id = randomUUID();

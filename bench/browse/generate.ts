@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { addDays } from '@staticreg/events';
 
 export const REPOSITORIES = 100_000;
 export const TAGS = 1_000_000;
@@ -32,7 +33,7 @@ function imageBlobs(i: number): { config: Blob; layer: Blob; manifest: Blob } {
   const layer = gzipSync(Buffer.from(`bench layer ${i}\n`.repeat(200 + i * 50)));
   const config = Buffer.from(
     JSON.stringify({
-      created: new Date(Date.UTC(2025, 0, 1 + i * 7)).toISOString(),
+      created: `${addDays('2025-01-01', i * 7)}T00:00:00.000Z`,
       architecture: i % 4 === 3 ? 'arm64' : 'amd64',
       os: 'linux',
       config: { Labels: { 'org.opencontainers.image.title': `bench image ${i}` }, Cmd: ['/app'] },

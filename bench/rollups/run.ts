@@ -12,7 +12,7 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
-import { addDays, type PullEvent, type KindedCountChange } from '@staticreg/events';
+import { addDays, isoWeekday, utcDayOf, type PullEvent, type KindedCountChange } from '@staticreg/events';
 import { MIGRATIONS_DIR, isConflict, type Database } from '@staticreg/db';
 import { countPerEvent, countPerSession } from '@staticreg/ingest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/services.js';
@@ -110,8 +110,8 @@ function deliveredEvents(count: number): PullEvent[] {
   const { events } = generatePullEvents({ count });
   const slotted: Array<{ slot: number; event: PullEvent }> = [];
   const head = (event: PullEvent, earlierMs: number): PullEvent => {
-    const time = new Date(Date.parse(event.timestamp) - earlierMs).toISOString();
-    return { ...event, id: randomUUID(), method: 'HEAD', timestamp: time, pullDate: time.slice(0, 10) };
+    const time = Date.parse(event.timestamp) - earlierMs;
+    return { ...event, id: randomUUID(), method: 'HEAD', timestamp: new Date(time).toISOString(), pullDate: utcDayOf(time) };
   };
   events.forEach((event, index) => {
     if (index % 20 === 1) {
@@ -133,8 +133,7 @@ function batchesOf(events: readonly PullEvent[]): PullEvent[][] {
 
 /** Monday of the ISO week of a YYYY-MM-DD day, as date_trunc('week', ...) gives it. */
 function weekOf(day: string): string {
-  const sinceMonday = (new Date(`${day}T00:00:00Z`).getUTCDay() + 6) % 7;
-  return addDays(day, -sinceMonday);
+  return addDays(day, 1 - isoWeekday(day));
 }
 
 /** Rollup rows a batch's count changes fall into, over the four rollup tables: what the triggers upsert. */

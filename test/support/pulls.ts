@@ -1,6 +1,6 @@
 // Builds pull events and puts them on the real queue, as the receiver would.
 import { createHash } from 'node:crypto';
-import type { PullEvent } from '@staticreg/events';
+import { utcDayOf, type PullEvent } from '@staticreg/events';
 import { createPullQueue, createRedisConnection, enqueuePullEvents } from '@staticreg/queue';
 
 export function digestOf(text: string): string {
@@ -90,7 +90,7 @@ export function sessionTraffic(prefix: string, clients: number, start = Date.par
         events.push({
           id: `${prefix}-${c}-${round}-${offset}`,
           timestamp,
-          pullDate: timestamp.slice(0, 10),
+          pullDate: utcDayOf(time),
           repository,
           tag,
           digest,

@@ -2,7 +2,8 @@
 
 export type UtcDay = string;
 
-const DAY_MS = 86_400_000;
+/** The length of a UTC day: UTC instants in JavaScript count no leap seconds, so every day has exactly this many ms. */
+export const DAY_MS = 86_400_000;
 const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** The UTC day an instant falls on. */

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { deleteCountsBefore, pruneProcessedEventIds, pruneSessions, type Database } from '@staticreg/db';
-import { firstDayOfLast, utcDayOf } from '@staticreg/events';
+import { DAY_MS, firstDayOfLast, utcDayOf } from '@staticreg/events';
 import {
   createMaintenanceQueue,
   MAINTENANCE_JOBS,
@@ -43,7 +43,7 @@ export function startMaintenance(options: MaintenanceOptions): Maintenance {
   // A Record over every job name: a job without a handler does not compile.
   const handlers: Record<MaintenanceJobName, Handler> = {
     'prune-processed-events': async () => {
-      const cutoff = new Date(now().getTime() - options.dedupRetentionDays * 24 * HOUR_MS);
+      const cutoff = new Date(now().getTime() - options.dedupRetentionDays * DAY_MS);
       return { deleted: await pruneProcessedEventIds(db, cutoff), cutoff: cutoff.toISOString() };
     },
     'prune-sessions': async () => {

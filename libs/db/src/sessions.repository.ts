@@ -1,8 +1,8 @@
 // Storage of the session policy: recent manifest requests, computed sessions, and manifest descriptions.
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { SESSION_BUCKET_MS, type ManifestInfo, type KindedCountChange, type SessionEvent } from '@staticreg/events';
 import type { Executor } from './executor.js';
-import type { Database } from './schema.js';
+import type { Database, PullSessionEventsTable } from './schema.js';
 
 /** A client's time range whose sessions a batch may have changed. */
 export interface ClientRange {
@@ -76,17 +76,7 @@ export async function loadSessions(trx: Executor, ranges: readonly ClientRange[]
 export async function loadSessionEvents(trx: Executor, ranges: readonly ClientRange[]): Promise<SessionEvent[]> {
   if (ranges.length === 0) return [];
   const { keys, froms, tos } = rangeArrays(ranges);
-  const result = await sql<{
-    event_id: string;
-    client_key: string;
-    event_time: Date;
-    repo_name: string;
-    method: string;
-    media_type: string;
-    digest: string;
-    tag: string;
-    ua_architecture: string;
-  }>`
+  const result = await sql<Omit<Selectable<PullSessionEventsTable>, 'received_at'>>`
     select e.event_id, e.client_key, e.event_time, e.repo_name, e.method, e.media_type, e.digest, e.tag, e.ua_architecture
     from pull_session_events e
     join unnest(${keys}::text[], ${froms}::timestamptz[], ${tos}::timestamptz[]) as r(client_key, from_time, to_time)

@@ -1,7 +1,7 @@
 // The settings of the one-off commands: `make migrate` and `make replay-failed` (its command-line options).
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { isUtcDay } from '@staticreg/events';
+import { utcDayOf } from '@staticreg/events';
 import { LOG_LEVELS, loadCommon, type LogLevel } from './common-config.js';
 import { ConfigError, parse, positiveInt, postgresUrl, type Env } from './env.js';
 
@@ -36,8 +36,13 @@ const instant = z
   .transform((value, ctx) => {
     // Date rolls 2026-02-30 over to March; a calendar date that does not exist is a typo.
     const date = new Date(value.length === 10 ? `${value}T00:00:00Z` : value);
-    if (!isUtcDay(value.slice(0, 10)) || Number.isNaN(date.getTime())) {
+    const day = value.slice(0, 10);
+    if (Number.isNaN(date.getTime()) || utcDayOf(Date.parse(`${day}T00:00:00Z`)) !== day) {
       ctx.addIssue({ code: 'custom', message: 'is not a real date and time' });
+      return z.NEVER;
+    }
+    if (date.getTime() < 0) {
+      ctx.addIssue({ code: 'custom', message: 'must be from 1970 on' });
       return z.NEVER;
     }
     return date;

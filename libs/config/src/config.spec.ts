@@ -142,4 +142,10 @@ describe('replay-failed options', () => {
     expect(configError(() => loadReplayFailedConfig(['--until', '2026-02-30'], {})).message).to.equal('Invalid configuration: --until="2026-02-30": is not a real date and time');
     expect(configError(() => loadReplayFailedConfig(['--since', '2026-04-31T08:00Z'], {})).message).to.equal('Invalid configuration: --since="2026-04-31T08:00Z": is not a real date and time');
   });
+
+  it('refuses a time before 1970, whether given as a day or with a zone', () => {
+    expect(configError(() => loadReplayFailedConfig(['--since', '1969-12-31'], {})).message).to.equal('Invalid configuration: --since="1969-12-31": must be from 1970 on');
+    expect(configError(() => loadReplayFailedConfig(['--since', '1970-01-01T00:30+01:00'], {})).message).to.equal('Invalid configuration: --since="1970-01-01T00:30+01:00": must be from 1970 on');
+    expect(loadReplayFailedConfig(['--since', '1970-01-01'], {}).failedSince?.toISOString()).to.equal('1970-01-01T00:00:00.000Z');
+  });
 });

@@ -4,11 +4,11 @@ import type { NextFunction, Request, Response } from 'express';
 import express from 'express';
 import { HttpError, InternalError, orUnavailable, RequestBodyError, toHttpError, UnavailableError, unavailableWhen } from './errors.js';
 
-/** A body-parser error as express.json raises it, from a real parse of the body. */
-async function bodyParserError(body: string, limit = '1kb'): Promise<unknown> {
-  const parse = express.json({ limit });
+/** A body-parser error as express.json (or express.urlencoded) raises it, from a real parse of the body. */
+async function bodyParserError(body: string, limit = '1kb', form = false): Promise<unknown> {
+  const parse = form ? express.urlencoded({ extended: false, limit, parameterLimit: 3 }) : express.json({ limit });
   const req = Object.assign(Readable.from([Buffer.from(body)]), {
-    headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
+    headers: { 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json', 'content-length': String(Buffer.byteLength(body)) },
   }) as unknown as Request;
   return new Promise((resolve) => parse(req, {} as Response, ((error?: unknown) => resolve(error)) as NextFunction));
 }
@@ -25,6 +25,11 @@ describe('toHttpError', () => {
     expect(malformed.message).to.match(/^malformed JSON: /);
     const large = toHttpError(await bodyParserError(JSON.stringify({ a: 'x'.repeat(2000) })));
     expect(large).to.include({ status: 413, message: 'request body is larger than the limit of 1024 bytes' });
+  });
+
+  it('answers a form with more fields than allowed with 413 and says so', async () => {
+    const crowded = toHttpError(await bodyParserError('a=1&b=2&c=3&d=4', '1kb', true));
+    expect(crowded).to.be.instanceOf(RequestBodyError).and.include({ status: 413, type: 'parameters.too.many', message: 'too many parameters' });
   });
 
   it('answers anything else with a 500 that carries no detail', () => {

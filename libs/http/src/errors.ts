@@ -68,6 +68,7 @@ const BODY_ERRORS: Record<string, { status: number; message: (err: { message: st
   'charset.unsupported': { status: 415, message: (err) => err.message },
   'request.aborted': { status: 400, message: () => 'request aborted' },
   'request.size.invalid': { status: 400, message: () => 'request size did not match Content-Length' },
+  'parameters.too.many': { status: 413, message: (err) => err.message },
 };
 
 /** What the client is told about `error`: an HttpError as it is, a refused request body by its type, else a 500. */

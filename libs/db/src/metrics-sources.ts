@@ -1,12 +1,12 @@
 // Which table answers a dashboard filter: whole ISO weeks from the weekly rollups, days from the daily ones,
 // the count tables when the tag matters; the filter's conditions as SQL for each.
 import { sql, type RawBuilder, type SqlBool } from 'kysely';
-import { addDays, isoWeekday } from '@staticreg/events';
+import { addDays, isoWeekday, type UtcDay } from '@staticreg/events';
 
 /** Already validated: dates are YYYY-MM-DD (UTC days, both ends included), names follow the reference grammar. */
 export interface MetricsFilter {
-  from: string;
-  to: string;
+  from: UtcDay;
+  to: UtcDay;
   repository?: string;
   tag?: string;
   architecture?: string;
@@ -37,13 +37,13 @@ export function matches(filter: MetricsFilter): RawBuilder<SqlBool> {
 
 export interface RangeSplit {
   /** Mondays of the first and last whole ISO weeks inside the range, if it holds any. */
-  weeks?: { first: string; last: string };
+  weeks?: { first: UtcDay; last: UtcDay };
   /** The days outside those weeks (at most 6 at each end), or the whole range. */
-  days: Array<{ from: string; to: string }>;
+  days: Array<{ from: UtcDay; to: UtcDay }>;
 }
 
 /** Splits [from, to] into whole ISO weeks (read from the weekly rollups) and the days at either end. */
-export function splitRange(from: string, to: string): RangeSplit {
+export function splitRange(from: UtcDay, to: UtcDay): RangeSplit {
   const firstMonday = addDays(from, (8 - isoWeekday(from)) % 7);
   const lastSunday = addDays(to, -(isoWeekday(to) % 7));
   if (firstMonday > addDays(lastSunday, -6)) return { days: [{ from, to }] };
@@ -54,8 +54,8 @@ export function splitRange(from: string, to: string): RangeSplit {
 }
 
 /** Mondays of every ISO week that overlaps [from, to]. */
-export function coveringWeeks(from: string, to: string): string[] {
-  const weeks: string[] = [];
+export function coveringWeeks(from: UtcDay, to: UtcDay): UtcDay[] {
+  const weeks: UtcDay[] = [];
   for (let monday = addDays(from, 1 - isoWeekday(from)); monday <= to; monday = addDays(monday, 7)) weeks.push(monday);
   return weeks;
 }

@@ -1,6 +1,6 @@
 // Writes of container_pull_metrics / container_pull_checks and of the processed-event ids that make them idempotent.
 import { sql } from 'kysely';
-import type { CountChange } from '@staticreg/events';
+import type { CountChange, CountKind } from '@staticreg/events';
 import type { Executor } from './executor.js';
 
 const ID_CHUNK = 5000;
@@ -45,7 +45,7 @@ export async function lockRollups(trx: Executor): Promise<void> {
  * recomputed session); rows that reach zero are deleted, so every stored row has a count of at least 1.
  * `counts` must have unique keys and should be sorted by key (lock order).
  */
-export async function addCounts(trx: Executor, kind: 'pull' | 'check', counts: readonly CountChange[]): Promise<void> {
+export async function addCounts(trx: Executor, kind: CountKind, counts: readonly CountChange[]): Promise<void> {
   if (counts.length === 0) return;
   await lockRollups(trx);
   const { table, column } = COUNT_TABLES[kind];

@@ -1,15 +1,13 @@
 // Row types of every table staticreg owns, and the column catalog a test checks against the migrated schema.
 import type { ColumnType, Generated, Selectable } from 'kysely';
+import type { UtcDay } from '@staticreg/events';
 
 /** A TIMESTAMP/TIMESTAMPTZ column the database fills on insert and nobody writes afterwards. */
 type SetByDatabase = ColumnType<Date, never, never>;
 /** A JSONB column: read as parsed JSON, written as a JSON string. */
 type Json<Written extends string | null = string> = ColumnType<unknown, Written, Written>;
-/**
- * DATE columns are 'YYYY-MM-DD' strings: connection.ts overrides pg's parser so no local-midnight Date
- * sneaks in. BIGINT columns are numbers for the same reason (counts stay far below 2^53).
- */
-type UtcDay = string;
+// DATE columns are UtcDay strings ('YYYY-MM-DD'): connection.ts overrides pg's parser so no local-midnight Date
+// sneaks in. BIGINT columns are numbers (counts stay far below 2^53).
 
 export interface ContainerPullMetricsTable {
   id: Generated<number>;

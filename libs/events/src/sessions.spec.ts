@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { loadScenario } from '../../../test/support/fixtures.js';
 import { evaluateEvent, type PullEvent } from './rules.js';
-import { uniqueById, type KindedCountChange } from './aggregate.js';
+import { uniqueById, type CountKind, type KindedCountChange } from './aggregate.js';
 import {
   clientHost,
   countDelta,
@@ -159,7 +159,7 @@ describe('session policy over client request sequences', () => {
 });
 
 describe('countDelta', () => {
-  const row = (kind: 'pull' | 'check', tag: string, count: number): KindedCountChange => ({
+  const row = (kind: CountKind, tag: string, count: number): KindedCountChange => ({
     kind,
     pullDate: '2026-11-27',
     repository: 'r',

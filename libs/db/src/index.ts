@@ -10,3 +10,4 @@ export * from './metrics-suggestions.repository.js';
 export { coveringWeeks, splitRange, type MetricsFilter, type RangeSplit } from './metrics-sources.js';
 export * from './retention.repository.js';
 export * from './tag-usage.repository.js';
+export * from './cleanup-usage.repository.js';

@@ -1,0 +1,3 @@
+// Cleanup by use: the policy file, and the plan of what a policy would delete and why.
+export * from './policy.js';
+export * from './plan.js';

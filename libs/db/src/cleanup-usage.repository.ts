@@ -1,0 +1,63 @@
+// Use of each digest as cleanup sees it: the last day it was pulled or checked, and use since an instant.
+import { sql } from 'kysely';
+import type { Executor } from './executor.js';
+
+/** The last days one digest of one repository was pulled and checked (null: no row in the kept counts). */
+export interface DigestUseRow {
+  repository: string;
+  digest: string;
+  lastPulled: string | null;
+  lastChecked: string | null;
+}
+
+/**
+ * Per repository and digest, the last day pulled and the last day checked, for every digest the count tables
+ * hold (the digests cleanup can see; an index's use is spread over its platforms by the caller, which knows
+ * the catalog). `repositories` narrows the read to those names.
+ */
+export async function lastUseByDigest(db: Executor, options: { repositories?: readonly string[] } = {}): Promise<DigestUseRow[]> {
+  const names = options.repositories;
+  if (names && names.length === 0) return [];
+  let pulls = db
+    .selectFrom('container_pull_metrics')
+    .select(['repo_name as repository', 'digest', sql<string>`to_char(max(pull_date), 'YYYY-MM-DD')`.as('lastDay')])
+    .groupBy(['repo_name', 'digest']);
+  let checks = db
+    .selectFrom('container_pull_checks')
+    .select(['repo_name as repository', 'digest', sql<string>`to_char(max(pull_date), 'YYYY-MM-DD')`.as('lastDay')])
+    .groupBy(['repo_name', 'digest']);
+  if (names) {
+    pulls = pulls.where('repo_name', '=', sql<string>`any(${names}::text[])`);
+    checks = checks.where('repo_name', '=', sql<string>`any(${names}::text[])`);
+  }
+  const [pulled, checked] = await Promise.all([pulls.execute(), checks.execute()]);
+  const byKey = new Map<string, DigestUseRow>();
+  const rowFor = (repository: string, digest: string) => {
+    const key = `${repository}\u0000${digest}`;
+    let row = byKey.get(key);
+    if (!row) byKey.set(key, (row = { repository, digest, lastPulled: null, lastChecked: null }));
+    return row;
+  };
+  for (const row of pulled) rowFor(row.repository, row.digest).lastPulled = row.lastDay;
+  for (const row of checked) rowFor(row.repository, row.digest).lastChecked = row.lastDay;
+  return [...byKey.values()];
+}
+
+/**
+ * Whether any of `digests` (a digest with its index and platforms) was pulled or checked in `repository` after
+ * `since`: apply's last look before a delete. updated_at is a UTC TIMESTAMP and moves whenever a count grows.
+ */
+export async function usedSince(db: Executor, repository: string, digests: readonly string[], since: Date): Promise<boolean> {
+  if (digests.length === 0) return false;
+  const after = sql<Date>`(${since.toISOString()}::timestamptz at time zone 'utc')`;
+  const inDigests = sql<string>`any(${digests}::text[])`;
+  const [pull, check] = await Promise.all([
+    db.selectFrom('container_pull_metrics').select('id')
+      .where('repo_name', '=', repository).where('digest', '=', inDigests).where('updated_at', '>', after)
+      .limit(1).executeTakeFirst(),
+    db.selectFrom('container_pull_checks').select('id')
+      .where('repo_name', '=', repository).where('digest', '=', inDigests).where('updated_at', '>', after)
+      .limit(1).executeTakeFirst(),
+  ]);
+  return pull !== undefined || check !== undefined;
+}

@@ -1,0 +1,259 @@
+// The cleanup decision: policy + catalog + use -> what goes and why. Pure: no I/O, no clock (now is passed in).
+import { daysBetween, firstDayOfLast, utcDayOf, type UtcDay } from '@staticreg/events';
+import { globMatcher, tagPatternMatcher, type NameMatcher } from './patterns.js';
+import type { CleanupPlan, PlannedDeletion } from './plan.js';
+import type { CleanupPolicy, CleanupRule } from './policy.js';
+
+/** A tag as the catalog holds it. */
+export interface CatalogTag {
+  tag: string;
+  digest: string;
+  /** ISO instant (the image config's `created`), null when unknown. */
+  created: string | null;
+}
+
+/** What the plan needs of a manifest the catalog described. */
+export interface CatalogManifest {
+  digest: string;
+  kind: 'image' | 'index';
+  created: string | null;
+  /** An index's platform manifests (and attestations); [] for an image. */
+  children: string[];
+  /** Config and layer blobs: an image's own, or every image's of an index. */
+  blobs: Array<{ digest: string; size: number }>;
+}
+
+/** The last days one digest was pulled and checked in one repository. */
+export interface DigestUse {
+  digest: string;
+  lastPulled: UtcDay | null;
+  lastChecked: UtcDay | null;
+}
+
+/** One repository's tags and the use of every digest the count tables saw in it. */
+export interface RepositorySnapshot {
+  repository: string;
+  tags: CatalogTag[];
+  use: DigestUse[];
+}
+
+// Registry digests as distribution writes them; count rows with anything else cannot name a manifest to delete.
+const DIGEST = /^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$/;
+
+interface CompiledRule {
+  rule: CleanupRule;
+  matches: NameMatcher;
+  tagPattern: (tag: string) => string | undefined;
+}
+
+/** One digest under consideration in one repository. */
+interface Candidate {
+  digest: string;
+  tags: string[];
+  created: string | null;
+  lastPulled: UtcDay | null;
+  lastChecked: UtcDay | null;
+}
+
+function later(a: UtcDay | null, b: UtcDay | null): UtcDay | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return a > b ? a : b;
+}
+
+/** Why a candidate stays, or undefined when the rule lets it go. */
+function keepReason(rule: CompiledRule, candidate: Candidate, newest: ReadonlySet<string>, today: UtcDay): string | undefined {
+  const { keepUsedWithinDays, keepNewest, unusedGraceDays } = rule.rule;
+  for (const tag of candidate.tags) {
+    const pattern = rule.tagPattern(tag);
+    if (pattern !== undefined) return `tag ${tag} matches ${pattern}`;
+  }
+  if (keepNewest !== undefined) {
+    const tag = candidate.tags.find((name) => newest.has(name));
+    if (tag !== undefined) return `tag ${tag} is among the ${keepNewest} newest`;
+  }
+  const lastUsed = later(candidate.lastPulled, candidate.lastChecked);
+  if (keepUsedWithinDays !== undefined && lastUsed !== null && lastUsed >= firstDayOfLast(keepUsedWithinDays, today)) {
+    return `used ${lastUsed} (keep: used within ${keepUsedWithinDays} days)`;
+  }
+  if (unusedGraceDays !== undefined && lastUsed === null) {
+    // Age unknown: only a grace of 0 (none) lets it go.
+    if (candidate.created === null) return unusedGraceDays > 0 ? 'never used, creation unknown' : undefined;
+    const created = utcDayOf(Date.parse(candidate.created));
+    if (daysBetween(created, today) < unusedGraceDays) return `never used, created ${created} (grace ${unusedGraceDays} days)`;
+  }
+  return undefined;
+}
+
+/** Why the rule lets a candidate go: each keep it fails, in the rule's terms. */
+function deletionReason(rule: CleanupRule, candidate: Candidate, today: UtcDay): string {
+  const parts: string[] = [];
+  if (candidate.tags.length === 0) parts.push('untagged');
+  const lastUsed = later(candidate.lastPulled, candidate.lastChecked);
+  if (rule.keepUsedWithinDays !== undefined) {
+    const since = firstDayOfLast(rule.keepUsedWithinDays, today);
+    parts.push(`not pulled or checked since ${since} (keep: used within ${rule.keepUsedWithinDays} days)`);
+  }
+  if (candidate.tags.length > 0 && rule.keepNewest !== undefined) parts.push(`not among the ${rule.keepNewest} newest tags`);
+  if (candidate.tags.length > 0 && rule.keepTags.length > 0) parts.push(`no tag matches ${rule.keepTags.join(', ')}`);
+  if (rule.unusedGraceDays !== undefined && lastUsed === null && candidate.created !== null) {
+    parts.push(`never used, created ${utcDayOf(Date.parse(candidate.created))} (grace ${rule.unusedGraceDays} days)`);
+  }
+  if (parts.length === 0) parts.push('the rule keeps nothing here');
+  if (parts.length === 1 && candidate.tags.length === 0) parts.push('only use and the grace period keep an untagged digest');
+  return parts.join('; ');
+}
+
+/** The tags a keepNewest of `count` keeps: newest created first, unknown creation last, ties by tag name. */
+function newestTags(tags: readonly CatalogTag[], count: number | undefined): Set<string> {
+  if (!count) return new Set();
+  const sorted = [...tags].sort((a, b) => {
+    if (a.created !== b.created) {
+      if (a.created === null) return 1;
+      if (b.created === null) return -1;
+      return a.created > b.created ? -1 : 1;
+    }
+    return a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0;
+  });
+  return new Set(sorted.slice(0, count).map((tag) => tag.tag));
+}
+
+/**
+ * Builds a plan one repository at a time, so a caller can page through a large catalog; the space freed is
+ * settled in finish(), once every kept image of the registry is known (blobs are shared across repositories).
+ */
+export class CleanupPlanner {
+  private readonly rules: CompiledRule[];
+  private readonly excluded: NameMatcher;
+  private readonly today: UtcDay;
+  private readonly deletions: PlannedDeletion[] = [];
+  private readonly keptDigests = new Set<string>();
+  private kept = 0;
+
+  constructor(
+    private readonly policy: CleanupPolicy,
+    private readonly now: Date,
+    /** The catalog's description of a digest, when it has one. */
+    private readonly manifestOf: (digest: string) => CatalogManifest | undefined,
+  ) {
+    this.rules = policy.rules.map((rule) => ({ rule, matches: globMatcher(rule.repositories), tagPattern: tagPatternMatcher(rule.keepTags) }));
+    this.excluded = globMatcher(policy.exclude);
+    this.today = utcDayOf(now);
+  }
+
+  /** The rule that governs `repository`: undefined when excluded or matched by no rule (then everything stays). */
+  ruleFor(repository: string): CleanupRule | undefined {
+    if (this.excluded(repository)) return undefined;
+    return this.rules.find((rule) => rule.matches(repository))?.rule;
+  }
+
+  addRepository(snapshot: RepositorySnapshot): void {
+    const { repository } = snapshot;
+    const children = (digest: string) => this.manifestOf(digest)?.children ?? [];
+    const byDigest = new Map<string, Candidate>();
+    for (const tag of snapshot.tags) {
+      let candidate = byDigest.get(tag.digest);
+      if (!candidate) {
+        const created = tag.created ?? this.manifestOf(tag.digest)?.created ?? null;
+        byDigest.set(tag.digest, (candidate = { digest: tag.digest, tags: [], created, lastPulled: null, lastChecked: null }));
+      }
+      candidate.tags.push(tag.tag);
+    }
+    const use = new Map(snapshot.use.map((row) => [row.digest, row]));
+    // Untagged: digests the counts saw here that no tag points to, except platforms of an index (they go with it).
+    const platformOf = new Map<string, string[]>();
+    const indexes = [...byDigest.keys(), ...use.keys()];
+    for (const index of indexes) for (const child of children(index)) platformOf.set(child, [...(platformOf.get(child) ?? []), index]);
+    for (const row of snapshot.use) {
+      if (byDigest.has(row.digest) || platformOf.has(row.digest) || !DIGEST.test(row.digest)) continue;
+      byDigest.set(row.digest, { digest: row.digest, tags: [], created: this.manifestOf(row.digest)?.created ?? null, lastPulled: null, lastChecked: null });
+    }
+    // An index's use covers its platforms and the reverse.
+    for (const candidate of byDigest.values()) {
+      for (const related of [candidate.digest, ...children(candidate.digest), ...(platformOf.get(candidate.digest) ?? [])]) {
+        const row = use.get(related);
+        if (!row) continue;
+        candidate.lastPulled = later(candidate.lastPulled, row.lastPulled);
+        candidate.lastChecked = later(candidate.lastChecked, row.lastChecked);
+      }
+    }
+
+    const rule = this.ruleFor(repository);
+    const compiled = rule && this.rules.find((entry) => entry.rule === rule);
+    const keep = (candidate: Candidate) => {
+      this.kept += 1;
+      this.keptDigests.add(candidate.digest);
+      for (const child of children(candidate.digest)) this.keptDigests.add(child);
+    };
+    if (!compiled) {
+      for (const candidate of byDigest.values()) keep(candidate);
+      return;
+    }
+    const newest = newestTags(snapshot.tags, compiled.rule.keepNewest);
+    const going: Candidate[] = [];
+    const staying = new Set<string>();
+    for (const candidate of byDigest.values()) {
+      const reason = keepReason(compiled, candidate, newest, this.today);
+      if (reason === undefined) going.push(candidate);
+      else {
+        staying.add(candidate.digest);
+        keep(candidate);
+      }
+    }
+    // A platform of a kept index stays whatever its own tags say: deleting it would break the index.
+    const keptPlatforms = new Set([...staying].flatMap(children));
+    for (const candidate of going) {
+      if (keptPlatforms.has(candidate.digest)) {
+        keep(candidate);
+        continue;
+      }
+      this.deletions.push({
+        repository,
+        digest: candidate.digest,
+        tags: [...candidate.tags].sort(),
+        rule: compiled.rule.name,
+        reason: deletionReason(compiled.rule, candidate, this.today),
+        lastPulled: candidate.lastPulled,
+        lastChecked: candidate.lastChecked,
+        created: candidate.created,
+        freesBytes: 0,
+      });
+    }
+  }
+
+  /** The plan: each deletion with the bytes of its blobs no kept image shares, and the distinct total. */
+  finish(): CleanupPlan {
+    const keptBlobs = new Set<string>();
+    for (const digest of this.keptDigests) for (const blob of this.manifestOf(digest)?.blobs ?? []) keptBlobs.add(blob.digest);
+    const freed = new Map<string, number>();
+    for (const deletion of this.deletions) {
+      let bytes = 0;
+      for (const blob of this.manifestOf(deletion.digest)?.blobs ?? []) {
+        if (keptBlobs.has(blob.digest)) continue;
+        bytes += blob.size;
+        freed.set(blob.digest, blob.size);
+      }
+      deletion.freesBytes = bytes;
+    }
+    this.deletions.sort((a, b) => (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+    return {
+      plannedAt: this.now.toISOString(),
+      policyFile: this.policy.file,
+      deletions: this.deletions,
+      kept: this.kept,
+      freesBytes: [...freed.values()].reduce((sum, size) => sum + size, 0),
+    };
+  }
+}
+
+/** The whole decision over an in-memory catalog: what planCleanup computes, for callers that hold the rows. */
+export function decideCleanup(
+  policy: CleanupPolicy,
+  catalog: { repositories: RepositorySnapshot[]; manifests: CatalogManifest[] },
+  now: Date,
+): CleanupPlan {
+  const manifests = new Map(catalog.manifests.map((manifest) => [manifest.digest, manifest]));
+  const planner = new CleanupPlanner(policy, now, (digest) => manifests.get(digest));
+  for (const snapshot of catalog.repositories) planner.addRepository(snapshot);
+  return planner.finish();
+}

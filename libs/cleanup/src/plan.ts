@@ -1,7 +1,8 @@
 // The cleanup plan: what a policy would delete from the registry, and why; the contract apply builds on.
 import type { Kysely, Transaction } from 'kysely';
-import type { Database } from '@staticreg/db';
+import { lastUseByDigest, manifestsForCleanup, repositoryNamesAfter, tagsOfRepositories, type Database } from '@staticreg/db';
 import type { UtcDay } from '@staticreg/events';
+import { CleanupPlanner, type CatalogManifest, type CatalogTag, type DigestUse } from './decide.js';
 import type { CleanupPolicy } from './policy.js';
 
 export interface PlannedDeletion {
@@ -37,14 +38,48 @@ export interface CleanupPlan {
 export interface PlanOptions {
   /** The instant the plan is computed for: "today" and "used within N days" count from its UTC day. */
   now: Date;
+  /** Repositories read per round trip (memory holds one page of tags and use at a time, plus the plan). */
+  pageSize?: number;
 }
 
-/** Reads the catalog and the use from Postgres and decides, under `policy`, what would go. */
+/**
+ * Reads the catalog and the use from Postgres, a page of repositories at a time, and decides under `policy`
+ * what would go. Every repository is read, excluded or not: its kept images keep their blobs.
+ */
 export async function planCleanup(
   db: Kysely<Database> | Transaction<Database>,
   policy: CleanupPolicy,
   options: PlanOptions,
 ): Promise<CleanupPlan> {
-  void db;
-  throw new Error(`planCleanup is not implemented yet (${policy.file}, ${options.now.toISOString()})`);
+  const manifests = new Map<string, CatalogManifest | null>();
+  const planner = new CleanupPlanner(policy, options.now, (digest) => manifests.get(digest) ?? undefined);
+  const describe = async (digests: Iterable<string>) => {
+    const missing = [...new Set(digests)].filter((digest) => !manifests.has(digest));
+    if (missing.length === 0) return [];
+    for (const digest of missing) manifests.set(digest, null);
+    const rows = await manifestsForCleanup(db, missing);
+    for (const row of rows) {
+      manifests.set(row.digest, {
+        digest: row.digest,
+        kind: row.kind,
+        created: row.created?.toISOString() ?? null,
+        children: row.children,
+        blobs: row.blobs.map((blob) => ({ digest: blob.digest, size: Number(blob.size) || 0 })),
+      });
+    }
+    return rows;
+  };
+  for (let after: string | null = null; ; ) {
+    const names = await repositoryNamesAfter(db, after, options.pageSize ?? 1000);
+    if (names.length === 0) break;
+    after = names[names.length - 1]!;
+    const [tags, use] = await Promise.all([tagsOfRepositories(db, names), lastUseByDigest(db, { repositories: names })]);
+    const described = await describe([...tags.map((tag) => tag.digest), ...use.map((row) => row.digest)]);
+    await describe(described.flatMap((row) => row.children));
+    const snapshots = new Map(names.map((name) => [name, { repository: name, tags: [] as CatalogTag[], use: [] as DigestUse[] }]));
+    for (const tag of tags) snapshots.get(tag.repository)?.tags.push({ tag: tag.tag, digest: tag.digest, created: tag.created?.toISOString() ?? null });
+    for (const row of use) snapshots.get(row.repository)?.use.push({ digest: row.digest, lastPulled: row.lastPulled, lastChecked: row.lastChecked });
+    for (const snapshot of snapshots.values()) planner.addRepository(snapshot);
+  }
+  return planner.finish();
 }

@@ -11,3 +11,4 @@ export { coveringWeeks, splitRange, type MetricsFilter, type RangeSplit } from '
 export * from './retention.repository.js';
 export * from './tag-usage.repository.js';
 export * from './cleanup-usage.repository.js';
+export * from './cleanup-catalog.repository.js';

@@ -1,0 +1,133 @@
+// The cleanup plan over a real Postgres: a catalog written by the catalog store, counts on chosen days through the
+// worker's upsert, and a plan per rule that must be exactly what the rule says; the use reads apply relies on.
+import { expect } from 'chai';
+import { sql } from 'kysely';
+import { PostgresCatalogStore, describeIndex, type ImageDetails } from '@staticreg/catalog';
+import { planCleanup, parsePolicy, type CleanupPlan } from '@staticreg/cleanup';
+import { addCounts, lastUseByDigest, usedSince } from '@staticreg/db';
+import { createTestDatabase, type TestDatabase } from '../support/services.js';
+import { image, sha } from '../support/catalog-images.js';
+
+const NOW = new Date('2026-06-30T12:00:00Z');
+const INDEX_TYPE = 'application/vnd.oci.image.index.v1+json';
+
+/** Index 10 of images 11 (linux/amd64) and 12 (linux/arm64). */
+function index(): { index: ReturnType<typeof describeIndex>; platforms: ImageDetails[] } {
+  const platforms = [image(11, '2026-01-10T00:00:00Z'), image(12, '2026-01-10T00:00:00Z')];
+  const json = {
+    schemaVersion: 2,
+    mediaType: INDEX_TYPE,
+    manifests: platforms.map((platform, i) => ({
+      mediaType: platform.mediaType, digest: platform.digest, size: platform.manifestSize,
+      platform: { os: 'linux', architecture: i === 0 ? 'amd64' : 'arm64' },
+    })),
+  };
+  return { index: describeIndex(sha(10), INDEX_TYPE, JSON.stringify(json), json, platforms), platforms };
+}
+
+const POLICY = `
+exclude: ["base/**"]
+rules:
+  - name: ci-by-use
+    repositories: ["ci/*"]
+    keepUsedWithinDays: 14
+  - name: apps-by-tag
+    repositories: ["apps/**"]
+    keepNewest: 2
+    keepTags: ["latest", "semver"]
+`;
+
+/** Each deletion as repository, digest number, tags: what the rules must give, readable in one line. */
+const deletions = (plan: CleanupPlan) => plan.deletions.map((d) => `${d.repository} ${Number(d.digest.slice(7))} [${d.tags.join(',')}]`);
+
+describe('the cleanup plan over Postgres', function () {
+  this.timeout(120_000);
+  let database: TestDatabase;
+
+  before(async () => {
+    database = await createTestDatabase();
+    const store = new PostgresCatalogStore(database.db, { owner: 'test' });
+    const images = [
+      image(1, '2026-01-01T00:00:00Z'), image(2, '2026-02-01T00:00:00Z'), image(3, '2026-03-01T00:00:00Z'),
+      image(4, '2026-04-01T00:00:00Z'), image(5, '2026-05-01T00:00:00Z'), image(6, '2026-06-01T00:00:00Z'),
+      image(7, '2026-06-25T00:00:00Z'),
+    ];
+    const multi = index();
+    await store.syncRepositoryNames(['base/os', 'ci/app', 'apps/web', 'other/thing'], 1_000);
+    await store.saveRepository('base/os', [['old', sha(1)]], images, 2_000);
+    await store.saveRepository('ci/app', [
+      ['pulled', sha(2)], ['checked', sha(3)], ['stale', sha(4)], ['fresh', sha(7)], ['forgotten', sha(6)], ['multi', sha(10)],
+    ], [...images, multi.index], 2_000);
+    await store.saveRepository('apps/web', [
+      ['1.0.0', sha(1)], ['old', sha(2)], ['latest', sha(3)], ['feature', sha(3)], ['nightly', sha(4)], ['dev', sha(5)], ['newest', sha(6)],
+    ], images, 2_000);
+    await store.saveRepository('other/thing', [['x', sha(4)]], images, 2_000);
+    await store.putDetails(image(8, '2026-01-01T00:00:00Z')); // only ever pulled by digest in ci/app
+    const count = (day: string, repository: string, tag: string, n: number) => ({ pullDate: day, repository, tag, digest: sha(n), architecture: 'amd64', count: 1 });
+    await database.db.transaction().execute(async (trx) => {
+      await addCounts(trx, 'pull', [
+        count('2026-06-01', 'ci/app', '', 8), // untagged, unused lately
+        count('2026-06-16', 'ci/app', 'stale', 4), // the day before the 14-day window
+        count('2026-06-20', 'ci/app', 'pulled', 2),
+        count('2026-06-28', 'ci/app', '', 9), // untagged, used, not in the catalog
+        count('2026-06-29', 'ci/app', '', 11), // a platform of the index, by digest
+        count('2026-06-30', 'apps/web', 'nightly', 4), // use does not count under apps-by-tag
+        count('2026-06-30', 'ci/other', 'stale', 4), // another repository's use
+      ]);
+      await addCounts(trx, 'check', [count('2026-06-17', 'ci/app', 'checked', 3)]); // the window's first day
+    });
+  });
+  after(async () => {
+    await database?.drop();
+  });
+
+  it('plans under each rule exactly what the rule says', async () => {
+    const plan = await planCleanup(database.db, parsePolicy(POLICY, 'cleanup.yaml'), { now: NOW });
+    expect(deletions(plan)).to.deep.equal([
+      'apps/web 2 [old]', // not among the 2 newest (6, 5), no kept tag
+      'apps/web 4 [nightly]', // pulled today, but this rule does not look at use
+      'ci/app 4 [stale]',
+      'ci/app 6 [forgotten]', // never used, created before the 14-day grace
+      'ci/app 8 []',
+    ]);
+    const stale = plan.deletions.find((d) => d.repository === 'ci/app' && d.digest === sha(4));
+    expect(stale).to.deep.equal({
+      repository: 'ci/app', digest: sha(4), tags: ['stale'], rule: 'ci-by-use',
+      reason: 'not pulled or checked since 2026-06-17 (keep: used within 14 days)',
+      lastPulled: '2026-06-16', lastChecked: null, created: '2026-04-01T00:00:00.000Z',
+      freesBytes: 0, // image 4 is kept by other/thing
+    });
+    // Image 2 is kept in ci/app, 4 in other/thing, 6 in apps/web; 8 is nobody else's: config (10 bytes) + a layer of 8.
+    expect(plan.deletions.map((d) => d.freesBytes)).to.deep.equal([0, 0, 0, 0, 18]);
+    expect(plan).to.include({ plannedAt: NOW.toISOString(), policyFile: 'cleanup.yaml', freesBytes: 18 });
+    // Kept: base/os 1; ci/app 2, 3, 7, 10 (its platform 11 goes with it, not counted apart), 9; apps/web 1, 3, 5, 6;
+    // other/thing 4. ci/other has counts but is not in the catalog: nothing is planned there.
+    expect(plan.kept).to.equal(1 + 5 + 4 + 1);
+  });
+
+  it('gives the same plan whatever the page size', async () => {
+    const policy = parsePolicy(POLICY, 'cleanup.yaml');
+    const whole = await planCleanup(database.db, policy, { now: NOW });
+    expect(await planCleanup(database.db, policy, { now: NOW, pageSize: 1 })).to.deep.equal(whole);
+  });
+
+  it('reads the last day each digest was pulled and checked', async () => {
+    const rows = await lastUseByDigest(database.db, { repositories: ['ci/app'] });
+    expect(rows.sort((a, b) => a.digest.localeCompare(b.digest)).map((row) => [Number(row.digest.slice(7)), row.lastPulled, row.lastChecked])).to.deep.equal([
+      [2, '2026-06-20', null], [3, null, '2026-06-17'], [4, '2026-06-16', null], [8, '2026-06-01', null], [9, '2026-06-28', null], [11, '2026-06-29', null],
+    ]);
+    expect(await lastUseByDigest(database.db, { repositories: [] })).to.deep.equal([]);
+  });
+
+  it('tells apply whether a digest was used after an instant', async () => {
+    const before = (await sql<{ now: Date }>`select now() as now`.execute(database.db)).rows[0]!.now;
+    expect(await usedSince(database.db, 'ci/app', [sha(5)], new Date(0))).to.equal(false);
+    expect(await usedSince(database.db, 'ci/app', [sha(3)], new Date(0))).to.equal(true); // a check
+    expect(await usedSince(database.db, 'ci/app', [sha(3)], before)).to.equal(false);
+    await database.db.transaction().execute((trx) =>
+      addCounts(trx, 'check', [{ pullDate: '2026-06-30', repository: 'ci/app', tag: 'dev', digest: sha(5), architecture: 'amd64', count: 1 }]));
+    expect(await usedSince(database.db, 'ci/app', [sha(10), sha(5)], before)).to.equal(true);
+    expect(await usedSince(database.db, 'apps/web', [sha(5)], before)).to.equal(false);
+    expect(await usedSince(database.db, 'ci/app', [], new Date(0))).to.equal(false);
+  });
+});

@@ -18,7 +18,7 @@ import {
 } from '@staticreg/db';
 import { utcDayOf } from '@staticreg/events';
 import { HttpError } from '@staticreg/http';
-import { toCsv, type CsvColumn } from './csv.js';
+import { toCsv, type CsvColumn } from '@staticreg/csv';
 import { ParameterError, parseMetricsQuery, type ParsedMetricsQuery } from './params.js';
 
 export const METRICS_API = '/api/metrics';

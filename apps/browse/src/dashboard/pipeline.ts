@@ -19,7 +19,7 @@ import {
   type PullJobData,
   type QueueState,
 } from '@staticreg/queue';
-import { toCsv, type CsvColumn } from './csv.js';
+import { toCsv, type CsvColumn } from '@staticreg/csv';
 import { ParameterError } from './params.js';
 import { redisUnavailable } from './redis-unavailable.js';
 

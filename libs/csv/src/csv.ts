@@ -1,4 +1,4 @@
-// CSV of a panel's rows (RFC 4180), with spreadsheet formula injection neutralised.
+// CSV (RFC 4180) for reports and downloads, with spreadsheet formula injection neutralised.
 
 export interface CsvColumn<T> {
   header: string;

@@ -1,10 +1,15 @@
 // The cleanup plan over a real Postgres: a catalog written by the catalog store, counts on chosen days through the
 // worker's upsert, and a plan per rule that must be exactly what the rule says; the use reads apply relies on.
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { PostgresCatalogStore, describeIndex, type ImageDetails } from '@staticreg/catalog';
 import { planCleanup, parsePolicy, type CleanupPlan } from '@staticreg/cleanup';
 import { addCounts, lastUseByDigest, usedSince } from '@staticreg/db';
+import { REPO_ROOT } from '../support/processes.js';
 import { createTestDatabase, type TestDatabase } from '../support/services.js';
 import { image, sha } from '../support/catalog-images.js';
 
@@ -36,6 +41,22 @@ rules:
     keepNewest: 2
     keepTags: ["latest", "semver"]
 `;
+
+/** Runs `cleanup-plan` as `make cleanup-plan` does (from source) against `dbUrl`; its exit code and output. */
+function runCleanupPlan(dbUrl: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=staticreg-source', 'apps/worker/src/cleanup-plan.ts', ...args], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', STATICREG_DB_URL: dbUrl },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 /** Each deletion as repository, digest number, tags: what the rules must give, readable in one line. */
 const deletions = (plan: CleanupPlan) => plan.deletions.map((d) => `${d.repository} ${Number(d.digest.slice(7))} [${d.tags.join(',')}]`);
@@ -129,5 +150,66 @@ describe('the cleanup plan over Postgres', function () {
     expect(await usedSince(database.db, 'ci/app', [sha(10), sha(5)], before)).to.equal(true);
     expect(await usedSince(database.db, 'apps/web', [sha(5)], before)).to.equal(false);
     expect(await usedSince(database.db, 'ci/app', [], new Date(0))).to.equal(false);
+  });
+
+  describe('the cleanup-plan command', () => {
+    // Rules that do not look at use, so the plan does not depend on the day the test runs.
+    const byTag = 'rules:\n  - name: apps-by-tag\n    repositories: ["apps/**"]\n    keepNewest: 2\n    keepTags: ["latest", "semver"]\n';
+    let dir: string;
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'staticreg-cleanup-plan-'));
+      await writeFile(join(dir, 'by-tag.yaml'), byTag);
+      await writeFile(join(dir, 'bad.yaml'), 'rules:\n  - name: x\n    repositories: ["a"]\n    keepNewst: 2\n    keepTags: [latest]\n');
+    });
+
+    it('prints a table with a summary line, JSON and CSV of the same plan', async () => {
+      const policy = join(dir, 'by-tag.yaml');
+      const table = await runCleanupPlan(database.url, ['--policy', policy]);
+      expect(table.code, table.stderr).to.equal(0);
+      const lines = table.stdout.trimEnd().split('\n');
+      expect(lines[0]).to.match(/^REPOSITORY +DIGEST +TAGS +RULE +LAST PULLED +LAST CHECKED +CREATED +FREES +REASON$/);
+      expect(lines[1]).to.match(/^apps\/web +sha256:000000000000 +old +apps-by-tag +- +- +2026-02-01 +0 B +not among the 2 newest tags; no tag matches latest, semver$/);
+      expect(lines[2]).to.match(/^apps\/web +sha256:000000000000 +nightly +apps-by-tag +2026-06-30 +- +2026-04-01 +0 B /);
+      expect(lines[3]).to.match(new RegExp(`^Plan \\(${policy}, [0-9T:.Z-]+\\): 2 manifests to delete \\(2 tags\\) in 1 repository, \\d+ kept; frees 0 B .*Nothing was deleted\\.$`));
+      expect(lines).to.have.length(4);
+
+      const json = await runCleanupPlan(database.url, ['--policy', policy, '--json']);
+      expect(json.code, json.stderr).to.equal(0);
+      const plan = JSON.parse(json.stdout) as CleanupPlan;
+      expect(deletions(plan)).to.deep.equal(['apps/web 2 [old]', 'apps/web 4 [nightly]']);
+      expect(lines[3]).to.contain(`, ${plan.kept} kept;`);
+
+      const csv = await runCleanupPlan(database.url, ['--policy', policy, '--format', 'csv']);
+      expect(csv.code, csv.stderr).to.equal(0);
+      expect(csv.stdout.split('\r\n')).to.deep.equal([
+        'repository,digest,tags,rule,reason,last_pulled,last_checked,created,frees_bytes',
+        `apps/web,${sha(2)},old,apps-by-tag,"not among the 2 newest tags; no tag matches latest, semver",,,2026-02-01T00:00:00.000Z,0`,
+        `apps/web,${sha(4)},nightly,apps-by-tag,"not among the 2 newest tags; no tag matches latest, semver",2026-06-30,,2026-04-01T00:00:00.000Z,0`,
+        '',
+      ]);
+    });
+
+    it('exits 2 naming the line and field of a bad policy file, or a bad option', async () => {
+      const bad = await runCleanupPlan(database.url, ['--policy', join(dir, 'bad.yaml')]);
+      expect([bad.code, bad.stdout, bad.stderr]).to.deep.equal([2, '', `${join(dir, 'bad.yaml')}:4: rules[0].keepNewst: unknown field (keepNewst)\n`]);
+      const missing = await runCleanupPlan(database.url, ['--policy', join(dir, 'none.yaml')]);
+      expect(missing.code).to.equal(2);
+      expect(missing.stderr).to.contain('cannot read the policy file');
+      const format = await runCleanupPlan(database.url, ['--policy', join(dir, 'by-tag.yaml'), '--format', 'xml']);
+      expect([format.code, format.stderr]).to.deep.equal([2, 'Invalid configuration: --format="xml": must be table, json or csv\n']);
+      const twice = await runCleanupPlan(database.url, ['--policy', join(dir, 'by-tag.yaml'), '--json', '--csv']);
+      expect(twice.code).to.equal(2);
+    });
+
+    it('says so when the catalog in Postgres is empty', async () => {
+      const empty = await createTestDatabase();
+      try {
+        const result = await runCleanupPlan(empty.url, ['--policy', join(dir, 'by-tag.yaml')]);
+        expect(result.code).to.equal(1);
+        expect(result.stderr).to.contain('The registry catalog in Postgres is empty');
+      } finally {
+        await empty.drop();
+      }
+    });
   });
 });

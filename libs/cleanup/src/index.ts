@@ -3,3 +3,4 @@ export * from './policy.js';
 export * from './plan.js';
 export * from './patterns.js';
 export * from './decide.js';
+export * from './report.js';

@@ -8,3 +8,4 @@ export { ConfigError, MIN_TOKEN_LENGTH } from './env.js';
 export { loadReceiverConfig, type NetworkRange, type ReceiverConfig, STATICREG_USER_AGENT, STATICREG_USER_AGENT_PRODUCT } from './receiver-config.js';
 export type { RegistryAccessConfig } from './registry-config.js';
 export { COUNT_POLICIES, type CountPolicy, loadWorkerConfig, type WorkerConfig } from './worker-config.js';
+export * from './cleanup-plan-config.js';

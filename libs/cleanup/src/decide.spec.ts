@@ -212,6 +212,12 @@ describe('the cleanup decision', () => {
     expect(result).to.include({ plannedAt: '2026-06-30T12:00:00.000Z', policyFile: 'cleanup.yaml', kept: 1 });
   });
 
+  it("counts a layer an index's platforms share once", () => {
+    const index: CatalogManifest = { digest: digest(10), kind: 'index', created: null, children: [], blobs: [blob(1, 10), blob(7, 70), blob(2, 20), blob(7, 70)] };
+    const result = plan(policyOf([{ repositories: ['r'], keepNewest: 0 }]), [{ repository: 'r', tags: [{ tag: 'x', digest: digest(10), created: null }], use: [] }], [index]);
+    expect([result.deletions[0]?.freesBytes, result.freesBytes]).to.deep.equal([100, 100]);
+  });
+
   it('keeps a digest deleted in one repository from freeing blobs while another repository keeps it', () => {
     const result = plan(policyOf([{ repositories: ['a'], keepNewest: 0 }]), [
       { repository: 'a', tags: [{ tag: 'x', digest: digest(1), created: null }], use: [] },

@@ -227,13 +227,11 @@ export class CleanupPlanner {
     for (const digest of this.keptDigests) for (const blob of this.manifestOf(digest)?.blobs ?? []) keptBlobs.add(blob.digest);
     const freed = new Map<string, number>();
     for (const deletion of this.deletions) {
-      let bytes = 0;
-      for (const blob of this.manifestOf(deletion.digest)?.blobs ?? []) {
-        if (keptBlobs.has(blob.digest)) continue;
-        bytes += blob.size;
-        freed.set(blob.digest, blob.size);
-      }
-      deletion.freesBytes = bytes;
+      // An index lists a layer its platforms share once per platform: count it once.
+      const own = new Map<string, number>();
+      for (const blob of this.manifestOf(deletion.digest)?.blobs ?? []) if (!keptBlobs.has(blob.digest)) own.set(blob.digest, blob.size);
+      for (const [blob, size] of own) freed.set(blob, size);
+      deletion.freesBytes = [...own.values()].reduce((sum, size) => sum + size, 0);
     }
     this.deletions.sort((a, b) => (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
     return {

@@ -143,8 +143,11 @@ export class CleanupPlanner {
 
   /** The rule that governs `repository`: undefined when excluded or matched by no rule (then everything stays). */
   ruleFor(repository: string): CleanupRule | undefined {
-    if (this.excluded(repository)) return undefined;
-    return this.rules.find((rule) => rule.matches(repository))?.rule;
+    return this.compiledRuleFor(repository)?.rule;
+  }
+
+  private compiledRuleFor(repository: string): CompiledRule | undefined {
+    return this.excluded(repository) ? undefined : this.rules.find((rule) => rule.matches(repository));
   }
 
   addRepository(snapshot: RepositorySnapshot): void {
@@ -178,8 +181,7 @@ export class CleanupPlanner {
       }
     }
 
-    const rule = this.ruleFor(repository);
-    const compiled = rule && this.rules.find((entry) => entry.rule === rule);
+    const compiled = this.compiledRuleFor(repository);
     const keep = (candidate: Candidate) => {
       this.kept += 1;
       this.keptDigests.add(candidate.digest);

@@ -21,8 +21,9 @@ import {
 import { METRICS_ROWS, TARGET_P95_MS } from './metrics/bench.js';
 import { runDashboardBench } from './metrics/run.js';
 import { BROWSE_TARGET_P95_MS, runBrowseBench } from './browse/run.js';
+import { runCleanupBench } from './cleanup/run.js';
 
-/** `--only=ack`, `--only=drain`, `--only=metrics` or `--only=browse` runs one bench; `--investigate` adds worker runs with other settings. */
+/** `--only=ack`, `--only=drain`, `--only=metrics`, `--only=browse` or `--only=cleanup` runs one bench; `--investigate` adds worker runs with other settings. */
 const args = process.argv.slice(2);
 const only = args.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
 const investigate = args.includes('--investigate');
@@ -235,6 +236,14 @@ async function main(): Promise<void> {
     }
   }
   // ---- end of [5] ----
+
+  // ---- [6] the cleanup plan over the browse bench's catalog (bench/cleanup). Own database and report. ----
+  if (only === undefined || only === 'cleanup') {
+    console.log('\n[6] cleanup plan over 100,000 repositories and 1,000,000 tags, against one SQL query (bench/cleanup; also alone: node --expose-gc --import tsx --conditions=staticreg-source bench/cleanup/run.ts)');
+    const cleanup = await runCleanupBench({}, (line) => console.log(`  ${line}`));
+    targets.push(['cleanup plan equals the SQL baseline', `${thousands(cleanup.plan.deletions)} deletions, ${fixed(cleanup.plan.seconds, 1)} s vs ${fixed(cleanup.baseline.seconds, 1)} s`, verdict(cleanup.equal)]);
+  }
+  // ---- end of [6] ----
 
   if (targets.length > 0) {
     console.log('\ntargets');

@@ -9,6 +9,7 @@ import { sql } from 'kysely';
 import { PostgresCatalogStore, describeIndex, type ImageDetails } from '@staticreg/catalog';
 import { planCleanup, parsePolicy, type CleanupPlan } from '@staticreg/cleanup';
 import { addCounts, lastUseByDigest, usedSince } from '@staticreg/db';
+import { baselinePlan } from '../../bench/cleanup/baseline.js';
 import { REPO_ROOT } from '../support/processes.js';
 import { createTestDatabase, type TestDatabase } from '../support/services.js';
 import { image, sha } from '../support/catalog-images.js';
@@ -124,6 +125,17 @@ describe('the cleanup plan over Postgres', function () {
     // Kept: base/os 1; ci/app 2, 3, 7, 10 (its platform 11 goes with it, not counted apart), 9; apps/web 1, 3, 5, 6;
     // other/thing 4. ci/other has counts but is not in the catalog: nothing is planned there.
     expect(plan.kept).to.equal(1 + 5 + 4 + 1);
+  });
+
+  it("agrees with the cleanup bench's one-query SQL baseline", async () => {
+    for (const text of [POLICY, 'rules:\n  - repositories: ["**"]\n    keepUsedWithinDays: 2\n    keepNewest: 1\n', 'rules:\n  - repositories: ["**"]\n    keepNewest: 0\n']) {
+      const policy = parsePolicy(text, 'cleanup.yaml');
+      const plan = await planCleanup(database.db, policy, { now: NOW });
+      const baseline = await baselinePlan(database.db, policy, '2026-06-30');
+      expect(baseline, text).to.deep.equal(plan.deletions.map((d) => ({
+        repository: d.repository, digest: d.digest, rule: d.rule, tags: d.tags, lastPulled: d.lastPulled, lastChecked: d.lastChecked, freesBytes: d.freesBytes,
+      })));
+    }
   });
 
   it('gives the same plan whatever the page size', async () => {

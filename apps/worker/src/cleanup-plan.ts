@@ -26,7 +26,12 @@ runMain('cleanup-plan', async () => {
       process.exitCode = 1;
       return;
     }
-    const plan = await planCleanup(db, policy, { now: new Date() });
+    // One snapshot for every page: a crawl or a count committing meanwhile cannot make pages disagree.
+    const plan = await db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .setAccessMode('read only')
+      .execute((trx) => planCleanup(trx, policy, { now: new Date() }));
     process.stdout.write(FORMATTERS[config.format](plan));
   } finally {
     await db.destroy();

@@ -44,7 +44,8 @@ export interface PlanOptions {
 
 /**
  * Reads the catalog and the use from Postgres, a page of repositories at a time, and decides under `policy`
- * what would go. Every repository is read, excluded or not: its kept images keep their blobs.
+ * what would go. Every repository is read, excluded or not: its kept images keep their blobs. Pass a
+ * repeatable-read transaction for one snapshot across the pages.
  */
 export async function planCleanup(
   db: Kysely<Database> | Transaction<Database>,

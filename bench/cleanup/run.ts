@@ -1,11 +1,12 @@
-// Cleanup bench: planCleanup over the browse bench's catalog (100,000 repositories, 1,000,000 tags in Postgres) with
-// generated pulls and checks, its time and peak heap, next to the same plan as one SQL query, and the two compared.
+// Cleanup bench: planCleanup over the browse bench's catalog (100,000 repositories, 1,000,000 tags in Postgres, plus
+// 2,000 images of their own) with generated pulls and checks, its time and peak heap, next to the same plan as one SQL query, and the two compared.
 // Run: node --expose-gc --import tsx --conditions=staticreg-source bench/cleanup/run.ts [--keep | --database=URL]
 // (also `bench/run.ts --only=cleanup`). --keep leaves the filled database for later runs; --database=URL plans over it.
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { sql, type Kysely } from 'kysely';
-import { describeImage, describeIndex, parseImageConfig, type ImageDetails, type ManifestDetails } from '@staticreg/catalog';
+import { describeImage, describeIndex, parseImageConfig, type ImageDetails, type ManifestDetails, type PostgresCatalogStore } from '@staticreg/catalog';
 import { parsePolicy, planCleanup, type CleanupPlan } from '@staticreg/cleanup';
 import { createDb, type Database } from '@staticreg/db';
 import { utcDayOf } from '@staticreg/events';
@@ -39,6 +40,7 @@ rules:
 export interface CleanupBenchResult {
   repositories: number;
   tags: number;
+  manifests: number;
   pullRows: number;
   checkRows: number;
   fillSeconds: number;
@@ -77,6 +79,31 @@ function benchManifests(): { manifests: ManifestDetails[]; digests: string[] } {
     }
   }
   return { manifests, digests: targets.map((target) => `sha256:${target.hex}`) };
+}
+
+const EXTRA_IMAGES = 2_000;
+const sha256 = (text: string): string => `sha256:${createHash('sha256').update(text).digest('hex')}`;
+
+/**
+ * Images of their own, so that deleting frees space: image k is tagged `extra-k` in one repository, has a layer of
+ * its own and one it shares with image k ^ 1 (freed once when both go, kept when either stays).
+ */
+async function addExtraImages(db: Kysely<Database>, store: PostgresCatalogStore): Promise<void> {
+  const rows: Array<{ repository: string; tag: string; digest: string; created: Date }> = [];
+  for (let k = 0; k < EXTRA_IMAGES; k += 1) {
+    const created = new Date(Date.UTC(2025, 5, 1, k % 24, k));
+    const config = { digest: sha256(`extra config ${k}`), size: 500 + k, mediaType: 'application/vnd.oci.image.config.v1+json' };
+    const layers = [
+      { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(`extra layer ${k}`), size: 1_000_000 + k },
+      { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(`extra shared layer ${k >> 1}`), size: 10_000 + (k >> 1) },
+    ];
+    const json = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers };
+    const raw = JSON.stringify(json);
+    const image = describeImage(sha256(raw), json.mediaType, raw, json, parseImageConfig({ created: created.toISOString(), os: 'linux', architecture: 'amd64' }, config));
+    await store.putDetails(image);
+    rows.push({ repository: repositoryName((k * 48_271) % REPOSITORIES), tag: `extra-${k}`, digest: image.digest, created });
+  }
+  await db.insertInto('registry_tags').values(rows).execute();
 }
 
 /**
@@ -139,14 +166,15 @@ export async function runCleanupBench(options: CleanupBenchOptions = {}, log: (l
     const { manifests, digests } = benchManifests();
     if (!options.databaseUrl) {
       const names = Array.from({ length: REPOSITORIES }, (_, i) => repositoryName(i));
-      await fillPostgresCatalog(database.db, names, manifests, digests);
+      const store = await fillPostgresCatalog(database.db, names, manifests, digests);
+      await addExtraImages(database.db, store);
       const children = manifests.flatMap((details) => (details.kind === 'index' ? details.children.map((child) => child.digest) : []));
       await generateUse(database.db, [...digests, ...children]);
     }
     const use = await countRows(database.db);
     const fillSeconds = (performance.now() - t) / 1000;
     log(
-      `catalog: ${thousands(REPOSITORIES)} repositories, ${thousands(TAGS)} tags, ${manifests.length} manifests; use: ${thousands(use.pullRows)} pull rows, ` +
+      `catalog: ${thousands(REPOSITORIES)} repositories, ${thousands(TAGS + EXTRA_IMAGES)} tags, ${manifests.length + EXTRA_IMAGES} manifests; use: ${thousands(use.pullRows)} pull rows, ` +
         `${thousands(use.checkRows)} check rows (${options.databaseUrl ? 'reused' : `${fixed(fillSeconds)} s to fill, as the browse bench's store plus generated counts`})`,
     );
 
@@ -179,7 +207,8 @@ export async function runCleanupBench(options: CleanupBenchOptions = {}, log: (l
     log(differences.length === 0 ? 'the two plans are equal (repository, digest, rule, tags, last pulled, last checked, bytes freed)' : `the plans DIFFER:\n${differences.join('\n')}`);
     return {
       repositories: REPOSITORIES,
-      tags: TAGS,
+      tags: TAGS + EXTRA_IMAGES,
+      manifests: manifests.length + EXTRA_IMAGES,
       ...use,
       fillSeconds,
       plan: { seconds: planSeconds, peakHeapMiB: peak / 2 ** 20 - before, heldHeapMiB: held, deletions: plan.deletions.length, kept: plan.kept, freesBytes: plan.freesBytes },

@@ -2,7 +2,7 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { isObject } from '@staticreg/events';
 import { parseChallenge, type AuthChallenge } from './auth.js';
-import { readTokenAnswer, registryDispatcher, RegistryError, type RegistryTlsOptions } from './client.js';
+import { readTokenAnswer, registryDispatcher, RegistryError, type RegistryTlsOptions } from './transport.js';
 
 export interface RegistryUserAccessOptions {
   /** e.g. http://registry:5000 */

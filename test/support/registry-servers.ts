@@ -53,6 +53,8 @@ export interface TestRegistryOptions {
   auth?: RegistryAuth;
   tls?: TlsMaterial;
   notifications?: { url: string; token?: string };
+  /** storage.delete.enabled (default true); false answers DELETE with 405 UNSUPPORTED. */
+  deletes?: boolean;
 }
 
 export interface TestRegistry {
@@ -86,7 +88,7 @@ export async function startTestRegistry(options: TestRegistryOptions): Promise<T
     : '';
   const tls = options.tls ? `  tls:\n    certificate: ${options.tls.certFile}\n    key: ${options.tls.keyFile}\n` : '';
   const config =
-    `version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${storageDir}\n  delete:\n    enabled: true\n` +
+    `version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${storageDir}\n  delete:\n    enabled: ${options.deletes ?? true}\n` +
     `http:\n  addr: 127.0.0.1:${port}\n${tls}${authSection(options.auth, options.dir)}${notifications}`;
   const configFile = join(options.dir, 'config.yml');
   await writeFile(configFile, config);

@@ -18,6 +18,7 @@ describe('registry authentication helpers', () => {
     expect(scopeForPath('/v2/a/b/c/tags/list?n=10')).to.equal('repository:a/b/c:pull');
     expect(scopeForPath('/v2/lib/demo/manifests/sha256:abc')).to.equal('repository:lib/demo:pull');
     expect(scopeForPath('/v2/lib/demo/blobs/sha256:abc')).to.equal('repository:lib/demo:pull');
+    expect(scopeForPath('/v2/lib/demo/manifests/sha256:abc', 'DELETE')).to.equal('repository:lib/demo:delete');
     expect(scopeForPath('/v2/')).to.equal(undefined);
   });
 

@@ -27,11 +27,14 @@ export function parseChallenge(header: string | undefined | null): AuthChallenge
   return { scheme: scheme[1]!.toLowerCase(), params };
 }
 
-/** The scope a request needs: `repository:<name>:pull` under /v2/<name>/..., `registry:catalog:*` for the catalog. */
-export function scopeForPath(path: string): string | undefined {
+/**
+ * The scope a request needs: `repository:<name>:pull` under /v2/<name>/... (`:delete` for a DELETE),
+ * `registry:catalog:*` for the catalog.
+ */
+export function scopeForPath(path: string, method = 'GET'): string | undefined {
   if (path.startsWith('/v2/_catalog')) return 'registry:catalog:*';
   const match = /^\/v2\/(.+)\/(?:tags\/list|manifests\/[^/]+|blobs\/[^/]+)(?:\?.*)?$/.exec(path);
-  return match ? `repository:${match[1]}:pull` : undefined;
+  return match ? `repository:${match[1]}:${method === 'DELETE' ? 'delete' : 'pull'}` : undefined;
 }
 
 interface CachedToken {

@@ -1,8 +1,9 @@
-// A client of the OCI distribution API: catalog, tags, manifests and blobs, with
+// A client of the OCI distribution API: catalog, tags, manifests and blobs, and deleting manifests, with
 // staticreg's User-Agent, custom TLS trust, and anonymous, basic or bearer-token access (transport.ts).
 import { createHash } from 'node:crypto';
 import { isValidDigest, MANIFEST_MEDIA_TYPES } from '@staticreg/events';
 import { parseNextLink } from './auth.js';
+import { deleteManifest, probeDeleteRights, type DeleteRights, type ManifestDeletion } from './manifest-deletes.js';
 import { header, RegistryError, RegistryTransport, type RegistryClientOptions } from './transport.js';
 
 export {
@@ -143,5 +144,33 @@ export class RegistryClient {
     const body = await this.http.readBody(path, response, maxBytes);
     verify(digest, body);
     return body;
+  }
+
+  /**
+   * The digest a tag points to now (HEAD, Docker-Content-Digest), or undefined when the tag is gone: the re-check
+   * before a delete, without reading the manifest.
+   */
+  async manifestDigest(repository: string, tag: string): Promise<string | undefined> {
+    const path = `/v2/${repository}/manifests/${tag}`;
+    const response = await this.http.fetch(path, 'HEAD', ACCEPT);
+    if (response.statusCode === 404) {
+      await response.body.dump();
+      return undefined;
+    }
+    await this.http.ok(path, response, 'HEAD');
+    await response.body.dump();
+    const sent = header(response, 'docker-content-digest');
+    if (!sent || !isValidDigest(sent)) throw new RegistryError(`HEAD ${path}: no valid Docker-Content-Digest`, undefined, 'invalid');
+    return sent;
+  }
+
+  /** Deletes a manifest by digest (every tag on it goes with it); see manifest-deletes.ts for the answers. */
+  async deleteManifest(repository: string, digest: string): Promise<ManifestDeletion> {
+    return deleteManifest(this.http, repository, digest);
+  }
+
+  /** Whether our credential may delete in this repository, asked without deleting anything. */
+  async probeDeleteRights(repository: string): Promise<DeleteRights> {
+    return probeDeleteRights(this.http, repository);
   }
 }

@@ -1,5 +1,5 @@
 // HTTP to the registry: its errors, TLS trust, User-Agent, throttle and deadlines, and anonymous, basic or
-// bearer-token access (tokens cached per scope). The reads (client.ts) use it.
+// bearer-token access (tokens cached per scope). The reads (client.ts) and deletes (manifest-deletes.ts) use it.
 import { Agent, request, type Dispatcher } from 'undici';
 import { parseChallenge, parseTokenResponse, scopeForPath, TokenCache, type AuthChallenge } from './auth.js';
 
@@ -125,7 +125,7 @@ export async function errorOf(response: Dispatcher.ResponseData): Promise<{ code
   }
 }
 
-export type RegistryMethod = 'GET' | 'HEAD';
+export type RegistryMethod = 'GET' | 'HEAD' | 'DELETE';
 
 /** One registry's connections and credentials; requests answer its authentication challenge once. */
 export class RegistryTransport {
@@ -188,7 +188,7 @@ export class RegistryTransport {
    * the registry names. Redirects (a blob store's signed URL) are followed without our Authorization header.
    */
   async fetch(path: string, method: RegistryMethod = 'GET', accept?: string): Promise<Dispatcher.ResponseData> {
-    const scope = scopeForPath(path);
+    const scope = scopeForPath(path, method);
     // The token just obtained answers the retry even if it is too short-lived to be cached.
     let fresh: string | undefined;
     for (let attempt = 0; ; attempt += 1) {
@@ -207,7 +207,9 @@ export class RegistryTransport {
       const challenge = parseChallenge(header(response, 'www-authenticate'));
       await response.body.dump();
       if (attempt > 0 || !challenge) {
-        throw new RegistryError(`${method} ${path}: the registry refused our credentials (401)`, 401, 'unauthorized');
+        // insufficient_scope: the token service granted less than asked (a credential without delete rights).
+        const refusal = challenge?.params.error ? ` ${challenge.params.error}` : '';
+        throw new RegistryError(`${method} ${path}: the registry refused our credentials (401${refusal})`, 401, 'unauthorized');
       }
       fresh = await this.answer(challenge, scope, method, path);
     }

@@ -562,3 +562,25 @@ END $$;
 -- index-only scan); the deletes then go through idx_pull_session_events_client_time and pull_sessions' key, and the
 -- clients with sessions before the cutoff are found through idx_pull_sessions_ended_at.
 CREATE INDEX IF NOT EXISTS idx_pull_session_events_event_time ON pull_session_events (event_time) INCLUDE (client_key);
+
+-- migrations/0009_cleanup_audit.sql
+-- Cleanup by use: every action apply took or declined (who asked, when, which manifest, under which rule, and
+-- what happened), shown on browse's /cleanup page, newest (highest id) first. Rows are only ever added.
+CREATE TABLE IF NOT EXISTS cleanup_audit (
+  id BIGSERIAL PRIMARY KEY,
+  at TIMESTAMPTZ NOT NULL DEFAULT now(),
+  actor TEXT NOT NULL,
+  -- The plan the action belonged to (its plannedAt): groups one apply's rows.
+  planned_at TIMESTAMPTZ NOT NULL,
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  -- The tags the plan saw on the digest, as a JSON array of strings ([] = untagged).
+  tags JSONB NOT NULL DEFAULT '[]',
+  rule TEXT NOT NULL,
+  -- delete: one planned deletion; apply: the run as a whole (a refusal that stopped it).
+  action TEXT NOT NULL,
+  -- deleted, already-gone, skipped, refused or failed.
+  result TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT ''
+);
+

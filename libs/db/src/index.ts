@@ -12,3 +12,4 @@ export * from './retention.repository.js';
 export * from './tag-usage.repository.js';
 export * from './cleanup-usage.repository.js';
 export * from './cleanup-catalog.repository.js';
+export * from './cleanup-audit.repository.js';

@@ -143,6 +143,22 @@ export interface MetricsDailyArchTable {
   checks: Generated<number>;
 }
 
+/** Cleanup apply's record of each action (migration 0009); rows are only added. */
+export interface CleanupAuditTable {
+  id: Generated<number>;
+  at: Generated<Date>;
+  actor: string;
+  planned_at: Date;
+  repository: string;
+  digest: string;
+  /** The planned tags, a JSON array of strings. */
+  tags: Json;
+  rule: string;
+  action: 'delete' | 'apply';
+  result: 'deleted' | 'already-gone' | 'skipped' | 'refused' | 'failed';
+  detail: Generated<string>;
+}
+
 export interface Database {
   container_pull_metrics: ContainerPullMetricsTable;
   container_pull_checks: ContainerPullChecksTable;
@@ -159,6 +175,7 @@ export interface Database {
   metrics_weekly_repo: MetricsWeeklyRepoTable;
   metrics_weekly_tag: MetricsWeeklyTagTable;
   metrics_daily_arch: MetricsDailyArchTable;
+  cleanup_audit: CleanupAuditTable;
 }
 
 /** The Postgres types (information_schema.columns.data_type) each TypeScript row type may stand for. */
@@ -249,4 +266,8 @@ export const COLUMN_CATALOG: ColumnCatalog = {
   metrics_weekly_repo: { week: day, repo_name: text, architecture: text, pulls: bigint, checks: bigint },
   metrics_weekly_tag: { week: day, repo_name: text, tag: text, pulls: bigint },
   metrics_daily_arch: { pull_date: day, architecture: text, pulls: bigint, checks: bigint },
+  cleanup_audit: {
+    id: bigint, at: timestamptz, actor: text, planned_at: timestamptz, repository: text, digest: text, tags: jsonb,
+    rule: text, action: text, result: text, detail: text,
+  },
 };

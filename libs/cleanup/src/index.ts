@@ -4,3 +4,4 @@ export * from './plan.js';
 export * from './patterns.js';
 export * from './decide.js';
 export * from './report.js';
+export * from './apply.js';

@@ -13,3 +13,4 @@ export * from './tag-usage.repository.js';
 export * from './cleanup-usage.repository.js';
 export * from './cleanup-catalog.repository.js';
 export * from './cleanup-audit.repository.js';
+export * from './cleanup-recheck.repository.js';

@@ -8,6 +8,13 @@ export type ManifestDeletion = 'deleted' | 'already-gone';
 /** Why the registry will not delete for us, as the page and the audit say it. */
 export type DeleteRefusal = 'deletes-disabled' | 'no-delete-right';
 
+/** The refusal as people read it: what the registry answered and what would let deletes through. */
+export function describeDeleteRefusal(refusal: DeleteRefusal, answer: string): string {
+  return refusal === 'deletes-disabled'
+    ? `the registry does not allow deletes (it answered ${answer}); set storage.delete.enabled: true in its config`
+    : `the registry credential may not delete (it answered ${answer}); it needs the delete action on the repository`;
+}
+
 /** The registry refuses deletes: disabled in its config (405 UNSUPPORTED) or not allowed to our credential (401/403). */
 export class RegistryDeleteRefused extends RegistryError {
   constructor(
@@ -17,14 +24,7 @@ export class RegistryDeleteRefused extends RegistryError {
     status: number,
     code?: string,
   ) {
-    super(
-      refusal === 'deletes-disabled'
-        ? `the registry does not allow deletes (it answered ${answer}); set storage.delete.enabled: true in its config`
-        : `the registry credential may not delete (it answered ${answer}); it needs the delete action on the repository`,
-      status,
-      'unauthorized',
-      code,
-    );
+    super(describeDeleteRefusal(refusal, answer), status, 'unauthorized', code);
     this.name = 'RegistryDeleteRefused';
   }
 }

@@ -1,0 +1,145 @@
+// Cleanup apply: deletes a confirmed plan's manifests one by one, paced, re-checking use and tags before each,
+// and records every action in the audit table.
+import { digestWithRelatives, recordCleanupAction, usedSince, type CleanupAuditResult, type Executor } from '@staticreg/db';
+import { describeDeleteRefusal, RegistryDeleteRefused, RegistryError, type DeleteRefusal, type DeleteRights, type ManifestDeletion } from '@staticreg/registry';
+import type { CleanupPlan, PlannedDeletion } from './plan.js';
+
+/** The registry calls apply makes (RegistryClient has them all). */
+export interface CleanupRegistry {
+  listTags(repository: string): Promise<string[]>;
+  manifestDigest(repository: string, tag: string): Promise<string | undefined>;
+  deleteManifest(repository: string, digest: string): Promise<ManifestDeletion>;
+  probeDeleteRights(repository: string): Promise<DeleteRights>;
+}
+
+export interface ApplyOptions {
+  /** Who asked (a browse user, or the CLI's operating-system user): goes to the audit. */
+  actor: string;
+  /** Apply deletes only what a person confirmed: false refuses before any request. */
+  confirmed: boolean;
+  /** Pause between two deletes, so a large plan does not load the registry (0 in tests). */
+  intervalMs: number;
+  /** Told of each action as it is recorded (the CLI prints them). */
+  onAction?: (action: AppliedDeletion) => void;
+}
+
+export interface AppliedDeletion {
+  deletion: PlannedDeletion;
+  result: CleanupAuditResult;
+  detail: string;
+}
+
+export interface ApplyReport {
+  actions: AppliedDeletion[];
+  deleted: number;
+  skipped: number;
+  failed: number;
+  /** Set when the registry refused deletes and apply stopped: why, and the registry's answer. */
+  refused?: { refusal: DeleteRefusal; answer: string };
+  /** Set when apply stopped early for another reason (the registry unreachable). */
+  stopped?: string;
+}
+
+/** Thrown when apply is asked to run without confirmation: nothing was read, deleted or recorded. */
+export class CleanupNotConfirmed extends Error {
+  constructor() {
+    super('cleanup apply deletes manifests: it runs only when confirmed (--yes, CONFIRM=yes, or the page\'s confirmation)');
+    this.name = 'CleanupNotConfirmed';
+  }
+}
+
+const TAG_CHECKS_AT_ONCE = 8;
+
+/** The tags outside `planned` that point to `digest` now, read from the registry (a tag gone or moved does not). */
+async function otherTagsOn(registry: CleanupRegistry, deletion: PlannedDeletion): Promise<string[]> {
+  let tags: string[];
+  try {
+    tags = await registry.listTags(deletion.repository);
+  } catch (error) {
+    // The repository itself is gone: nothing points to the digest any more.
+    if (error instanceof RegistryError && error.kind === 'not-found') return [];
+    throw error;
+  }
+  const planned = new Set(deletion.tags);
+  const others = tags.filter((tag) => !planned.has(tag));
+  const sharing: string[] = [];
+  for (let start = 0; start < others.length; start += TAG_CHECKS_AT_ONCE) {
+    const batch = others.slice(start, start + TAG_CHECKS_AT_ONCE);
+    const digests = await Promise.all(batch.map((tag) => registry.manifestDigest(deletion.repository, tag)));
+    batch.forEach((tag, i) => {
+      if (digests[i] === deletion.digest) sharing.push(tag);
+    });
+  }
+  return sharing;
+}
+
+const pause = (ms: number): Promise<void> => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
+
+/**
+ * Applies `plan`: for each deletion, a use since plannedAt cancels it, a tag outside the planned ones that now
+ * points to the digest refuses it (deleting a digest removes every tag on it), otherwise the manifest is deleted
+ * by digest. A registry that refuses deletes (disabled, or no right) stops the run before anything is deleted.
+ */
+export async function applyCleanup(db: Executor, registry: CleanupRegistry, plan: CleanupPlan, options: ApplyOptions): Promise<ApplyReport> {
+  if (!options.confirmed) throw new CleanupNotConfirmed();
+  const report: ApplyReport = { actions: [], deleted: 0, skipped: 0, failed: 0 };
+  const plannedAt = new Date(plan.plannedAt);
+  if (Number.isNaN(plannedAt.getTime())) throw new Error(`the plan's plannedAt is not an instant: ${plan.plannedAt}`);
+
+  const record = async (deletion: PlannedDeletion, action: 'delete' | 'apply', result: CleanupAuditResult, detail: string) => {
+    await recordCleanupAction(db, { actor: options.actor, plannedAt, repository: deletion.repository, digest: deletion.digest, tags: deletion.tags, rule: deletion.rule, action, result, detail });
+    if (action === 'delete') {
+      const applied = { deletion, result, detail };
+      report.actions.push(applied);
+      if (result === 'deleted' || result === 'already-gone') report.deleted += 1;
+      else if (result === 'skipped') report.skipped += 1;
+      else report.failed += 1;
+      options.onAction?.(applied);
+    }
+  };
+  const refuse = async (deletion: PlannedDeletion, refusal: DeleteRefusal, answer: string, message: string) => {
+    report.refused = { refusal, answer };
+    await record(deletion, 'apply', 'refused', message);
+  };
+
+  const first = plan.deletions[0];
+  if (!first) return report;
+  // Asked once up front, so a registry with deletes disabled refuses the run before any re-check or delete.
+  const rights = await registry.probeDeleteRights(first.repository);
+  if (!rights.canDelete) {
+    await refuse(first, rights.refusal, rights.answer, describeDeleteRefusal(rights.refusal, rights.answer));
+    return report;
+  }
+
+  let deletesSent = 0;
+  for (const deletion of plan.deletions) {
+    try {
+      const relatives = await digestWithRelatives(db, deletion.repository, deletion.digest);
+      if (await usedSince(db, deletion.repository, relatives, plannedAt)) {
+        await record(deletion, 'delete', 'skipped', 'used since the plan');
+        continue;
+      }
+      const sharing = await otherTagsOn(registry, deletion);
+      if (sharing.length > 0) {
+        await record(deletion, 'delete', 'skipped', `a kept tag now points to it: ${sharing.join(', ')}`);
+        continue;
+      }
+      if (deletesSent > 0) await pause(options.intervalMs);
+      deletesSent += 1;
+      const outcome = await registry.deleteManifest(deletion.repository, deletion.digest);
+      await record(deletion, 'delete', outcome, outcome === 'deleted' ? '' : 'the registry no longer had it (404)');
+    } catch (error) {
+      if (error instanceof RegistryDeleteRefused) {
+        await refuse(deletion, error.refusal, error.answer, error.message);
+        return report;
+      }
+      if (!(error instanceof RegistryError)) throw error;
+      await record(deletion, 'delete', 'failed', error.message);
+      if (error.kind === 'unavailable') {
+        report.stopped = `the registry is unavailable: ${error.message}`;
+        return report;
+      }
+    }
+  }
+  return report;
+}

@@ -10,7 +10,7 @@ export STATICREG_DB_URL STATICREG_REDIS_URL
 NODE := node
 APPS := apps/receiver apps/worker apps/browse
 
-.PHONY: help deps test-deps build typecheck schema migrate replay-failed cleanup-plan receiver worker browse run test test-unit test-deploy soak bench up down clean
+.PHONY: help deps test-deps build typecheck schema migrate replay-failed cleanup-plan cleanup-apply receiver worker browse run test test-unit test-deploy soak bench up down clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -48,6 +48,10 @@ replay-failed: build ## Put failed pull jobs back to wait: SINCE=, UNTIL=, REASO
 # The plan only reads; FORMAT=json or csv for programs. A bad policy file exits 2 naming its line and field.
 cleanup-plan: build ## Print what the cleanup policy would delete and why (docs/cleanup.md): POLICY=file, FORMAT=table|json|csv
 	$(NODE) apps/worker/dist/cleanup-plan.js --policy "$$POLICY" $${FORMAT:+--format "$$FORMAT"}
+
+# Deletes only with CONFIRM=yes; without it the plan is printed and nothing is deleted (docs/cleanup.md).
+cleanup-apply: build ## Recompute the cleanup plan and delete it from the registry: POLICY= (or STATICREG_CLEANUP_POLICY), CONFIRM=yes
+	$(NODE) apps/worker/dist/cleanup-apply.js $${POLICY:+--policy "$$POLICY"} $(if $(filter yes,$(CONFIRM)),--yes)
 
 receiver: build ## Run the webhook receiver (port 8093) until SIGTERM
 	exec $(NODE) apps/receiver/dist/main.js

@@ -9,3 +9,4 @@ export { loadReceiverConfig, type NetworkRange, type ReceiverConfig, STATICREG_U
 export type { RegistryAccessConfig } from './registry-config.js';
 export { COUNT_POLICIES, type CountPolicy, loadWorkerConfig, type WorkerConfig } from './worker-config.js';
 export * from './cleanup-plan-config.js';
+export * from './cleanup-config.js';

@@ -1,5 +1,5 @@
 // What cleanup apply reads again from the catalog before a delete: the manifests whose use counts for a digest.
-import type { Executor } from './pull-metrics.repository.js';
+import type { Executor } from './executor.js';
 
 function childDigests(details: unknown): string[] {
   if (typeof details !== 'object' || details === null) return [];

@@ -1,0 +1,71 @@
+// `make cleanup-apply`: recompute the cleanup plan and, when confirmed, delete it from the registry; else print it.
+import { userInfo } from 'node:os';
+import { applyCleanup, loadPolicy, planCleanup, PolicyError, type AppliedDeletion, type PlannedDeletion } from '@staticreg/cleanup';
+import { loadCleanupApplyConfig, STATICREG_USER_AGENT } from '@staticreg/config';
+import { createDb } from '@staticreg/db';
+import { runMain } from '@staticreg/http';
+import { createRegistryClient } from '@staticreg/registry';
+
+const COLUMNS: ReadonlyArray<[string, (deletion: PlannedDeletion) => string]> = [
+  ['REPOSITORY', (deletion) => deletion.repository],
+  ['DIGEST', (deletion) => deletion.digest.slice(0, 19)],
+  ['TAGS', (deletion) => (deletion.tags.length > 0 ? deletion.tags.join(',') : '(untagged)')],
+  ['RULE', (deletion) => deletion.rule],
+  ['FREES', (deletion) => String(deletion.freesBytes)],
+  // Last, so a long reason runs on without pushing the other columns.
+  ['REASON', (deletion) => deletion.reason],
+];
+
+function formatDeletions(deletions: readonly PlannedDeletion[]): string {
+  const cells = deletions.map((deletion) => COLUMNS.map(([, value]) => value(deletion)));
+  const widths = COLUMNS.map(([header], i) => Math.max(header.length, ...cells.map((row) => row[i]!.length)));
+  const line = (row: readonly string[]) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ');
+  return [line(COLUMNS.map(([header]) => header)), ...cells.map(line)].join('\n');
+}
+
+const describeAction = ({ deletion, result, detail }: AppliedDeletion): string =>
+  `${result.padEnd(12)} ${deletion.repository}@${deletion.digest}${deletion.tags.length > 0 ? ` (${deletion.tags.join(', ')})` : ''}${detail ? `: ${detail}` : ''}\n`;
+
+runMain('cleanup-apply', async () => {
+  const config = loadCleanupApplyConfig(process.argv.slice(2));
+  let policy;
+  try {
+    policy = await loadPolicy(config.policyFile);
+  } catch (error) {
+    if (!(error instanceof PolicyError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+  const db = createDb({ url: config.dbUrl, applicationName: 'staticreg-cleanup-apply', maxConnections: 2 });
+  const registry = createRegistryClient(config.registry, { userAgent: STATICREG_USER_AGENT });
+  try {
+    const plan = await planCleanup(db, policy, { now: new Date() });
+    if (plan.deletions.length > 0) process.stdout.write(`${formatDeletions(plan.deletions)}\n`);
+    process.stdout.write(`Plan: ${plan.deletions.length} manifest(s) to delete, ${plan.kept} kept, ${plan.freesBytes} bytes freed after garbage-collect.\n`);
+    if (!config.confirmed) {
+      process.stderr.write('Not applied: cleanup apply deletes these manifests only when confirmed (--yes, or CONFIRM=yes with make).\n');
+      process.exitCode = 3;
+      return;
+    }
+    const actor = `cli:${userInfo().username}`;
+    const report = await applyCleanup(db, registry, plan, {
+      actor,
+      confirmed: true,
+      intervalMs: config.deleteIntervalMs,
+      onAction: (action) => process.stdout.write(describeAction(action)),
+    });
+    if (report.refused) {
+      process.stderr.write(`Refused: ${report.refused.refusal === 'deletes-disabled' ? 'the registry does not allow deletes' : 'the registry credential may not delete'} (it answered ${report.refused.answer}). Nothing was deleted.\n`);
+      process.exitCode = 4;
+      return;
+    }
+    process.stdout.write(`Applied: ${report.deleted} deleted, ${report.skipped} skipped, ${report.failed} failed. Run the registry's garbage-collect to reclaim the space (docs/cleanup.md).\n`);
+    if (report.stopped) {
+      process.stderr.write(`Stopped early: ${report.stopped}\n`);
+      process.exitCode = 1;
+    } else if (report.failed > 0) process.exitCode = 1;
+  } finally {
+    await registry.close();
+    await db.destroy();
+  }
+});

@@ -1,0 +1,62 @@
+// Cleanup by use settings: the policy browse's /cleanup page plans with, the pace of deletes, and the CLI's flags.
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { loadMigrateConfig } from './command-config.js';
+import type { LogLevel } from './common-config.js';
+import { ConfigError, parse, read, type Env } from './env.js';
+import { loadRegistryAccess, type RegistryAccessConfig } from './registry-config.js';
+
+export interface CleanupConfig {
+  /** STATICREG_CLEANUP_POLICY: the policy file; unset, browse's /cleanup page says cleanup is not configured. */
+  policyFile: string | undefined;
+  /** STATICREG_CLEANUP_DELETE_INTERVAL_MS: the pause between two deletes (default 1000). */
+  deleteIntervalMs: number;
+}
+
+const interval = z.coerce.number({ message: 'must be a whole number of milliseconds' }).int('must be a whole number of milliseconds').min(0, 'must be 0 or more');
+
+export function loadCleanupConfig(env: Env = process.env): CleanupConfig {
+  return {
+    policyFile: read(env, 'STATICREG_CLEANUP_POLICY')?.trim(),
+    deleteIntervalMs: parse(env, 'STATICREG_CLEANUP_DELETE_INTERVAL_MS', interval, '1000'),
+  };
+}
+
+export const CLEANUP_APPLY_USAGE =
+  'usage: cleanup-apply [--policy FILE] [--yes]\n' +
+  '  recomputes the plan under the policy (default STATICREG_CLEANUP_POLICY) and deletes it from the registry;\n' +
+  '  without --yes it prints the plan and refuses';
+
+/** `make cleanup-apply`: the plan's policy, the confirmation, and what apply needs (Postgres, the registry). */
+export interface CleanupApplyCliConfig {
+  dbUrl: string;
+  logLevel: LogLevel;
+  registry: RegistryAccessConfig;
+  policyFile: string;
+  confirmed: boolean;
+  deleteIntervalMs: number;
+}
+
+export function loadCleanupApplyConfig(argv: readonly string[], env: Env = process.env): CleanupApplyCliConfig {
+  let values: { policy?: string; yes?: boolean; apply?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      // --apply is accepted so `cleanup-plan --apply --yes` and this command read the same.
+      options: { policy: { type: 'string' }, yes: { type: 'boolean' }, apply: { type: 'boolean' } },
+    }));
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const option = /'(-[^' <]*)/.exec(message)?.[1] ?? 'arguments';
+    throw new ConfigError(option, `is not accepted (${message})\n${CLEANUP_APPLY_USAGE}`);
+  }
+  const cleanup = loadCleanupConfig(env);
+  const policyFile = values.policy?.trim() || cleanup.policyFile;
+  if (!policyFile) throw new ConfigError('--policy', `is required (or STATICREG_CLEANUP_POLICY)\n${CLEANUP_APPLY_USAGE}`);
+  const registry = loadRegistryAccess(env);
+  if (!registry) throw new ConfigError('STATICREG_REGISTRY_HOSTNAME', 'is required: apply deletes through the registry API');
+  const { dbUrl, logLevel } = loadMigrateConfig(env);
+  return { dbUrl, logLevel, registry, policyFile, confirmed: values.yes === true, deleteIntervalMs: cleanup.deleteIntervalMs };
+}

@@ -62,7 +62,7 @@ export interface Account {
   user: string;
   /** With a browse session: the sign-out form's token. Behind an authenticating proxy there is none (it signs out). */
   csrfToken?: string;
-  /** Only admins get the dashboard's pipeline panel. */
+  /** Only admins get the dashboard's pipeline panel and the Cleanup link. */
   admin: boolean;
 }
 
@@ -91,7 +91,7 @@ ${(options.scripts ?? []).map((src) => html`<script src="${src}" defer></script>
 <body>
 <header class="top">
   <a class="brand" href="/">staticreg</a>
-  <nav><a href="/">Repositories</a><a href="/dashboard">Dashboard</a></nav>
+  <nav><a href="/">Repositories</a><a href="/dashboard">Dashboard</a>${options.account?.admin ? html`<a href="/cleanup">Cleanup</a>` : ''}</nav>
   ${accountBox(options.account)}
 </header>
 <main>

@@ -1,7 +1,7 @@
 // Browse process: read config, connect what is configured, serve pages and APIs, shut down cleanly.
 import { randomBytes } from 'node:crypto';
 import express from 'express';
-import { loadBrowseConfig } from '@staticreg/config';
+import { loadBrowseConfig, loadCleanupConfig } from '@staticreg/config';
 import { createLogger } from '@staticreg/log';
 import { createDb, METRICS_SESSION_OPTIONS, pingDatabase } from '@staticreg/db';
 import { createPullQueue, createRedisConnection } from '@staticreg/queue';
@@ -11,6 +11,7 @@ import { createBrowseApp } from './app.js';
 import { createCsrfProtection } from './csrf.js';
 import { createAuthRouter, dashboardAccess, visibleRepositories } from './auth/index.js';
 import { setUpAuth } from './auth/setup.js';
+import { createCleanupFeature } from './cleanup/index.js';
 import { createDashboardRouter } from './dashboard/index.js';
 import { createRegistryFeature } from './registry/setup.js';
 
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
 
   const registryFeature = createRegistryFeature({ config, log, db });
   const auth = setUpAuth(config, log, redis, registryFeature.store);
+  const cleanup = createCleanupFeature({ cleanup: loadCleanupConfig(), db, registry: config.registry, log });
 
   const app = createBrowseApp({
     log,
@@ -45,6 +47,7 @@ async function main(): Promise<void> {
       observability,
       createAuthRouter(auth.deps),
       registryFeature.router,
+      cleanup.router,
       dashboardAccess(),
       createDashboardRouter({ db, queue, redis, visibleRepositories, csrf: createCsrfProtection(config.csrfSecret ?? randomBytes(32), { secureCookies: config.auth.secureCookies }) }),
     ],
@@ -58,6 +61,7 @@ async function main(): Promise<void> {
     shuttingDown = true;
     await closeServer(server);
     await registryFeature.stop();
+    await cleanup.stop();
     await auth.close();
     await queue.close();
     await db?.destroy();

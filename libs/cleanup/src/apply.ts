@@ -1,5 +1,6 @@
 // Cleanup apply: deletes a confirmed plan's manifests one by one, paced, re-checking use and tags before each,
 // and records every action in the audit table.
+import { createHash } from 'node:crypto';
 import { digestWithRelatives, recordCleanupAction, usedSince, type CleanupAuditResult, type Executor } from '@staticreg/db';
 import { describeDeleteRefusal, RegistryDeleteRefused, RegistryError, type DeleteRefusal, type DeleteRights, type ManifestDeletion } from '@staticreg/registry';
 import type { CleanupPlan, PlannedDeletion } from './plan.js';
@@ -21,6 +22,8 @@ export interface ApplyOptions {
   intervalMs: number;
   /** Told of each action as it is recorded (the CLI prints them). */
   onAction?: (action: AppliedDeletion) => void;
+  /** Asked before each deletion: true ends the run there (a shutting-down server). */
+  shouldStop?: () => boolean;
 }
 
 export interface AppliedDeletion {
@@ -46,6 +49,16 @@ export class CleanupNotConfirmed extends Error {
     super('cleanup apply deletes manifests: it runs only when confirmed (--yes, CONFIRM=yes, or the page\'s confirmation)');
     this.name = 'CleanupNotConfirmed';
   }
+}
+
+/**
+ * A fingerprint of what a plan deletes (repository, digest and tags of each deletion, in order): a page shows a
+ * plan, computes it again when the person confirms, and applies it only when the two fingerprints agree.
+ */
+export function planFingerprint(plan: CleanupPlan): string {
+  const hash = createHash('sha256');
+  for (const deletion of plan.deletions) hash.update(`${deletion.repository}\u0000${deletion.digest}\u0000${deletion.tags.join(',')}\n`);
+  return hash.digest('hex');
 }
 
 const TAG_CHECKS_AT_ONCE = 8;
@@ -113,6 +126,10 @@ export async function applyCleanup(db: Executor, registry: CleanupRegistry, plan
 
   let deletesSent = 0;
   for (const deletion of plan.deletions) {
+    if (options.shouldStop?.()) {
+      report.stopped = 'stopped before the end of the plan (shutting down)';
+      return report;
+    }
     try {
       const relatives = await digestWithRelatives(db, deletion.repository, deletion.digest);
       if (await usedSince(db, deletion.repository, relatives, plannedAt)) {

@@ -1,0 +1,156 @@
+// The /cleanup page in headless Chromium against an htpasswd registry and the Postgres catalog: hidden and refused
+// for a non-admin; for an admin the plan, the delete-rights check, the confirmed apply and the audit it leaves.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import type { Page } from 'playwright-core';
+import { launchBrowser, type TestBrowser } from '../support/browser.js';
+import { buildSpecImage } from '../support/images.js';
+import { writeOciLayout } from '../support/oci-layout.js';
+import { freePort, startApp, waitForHttp, type AppProcess } from '../support/processes.js';
+import { skopeo } from '../support/registry.js';
+import { startTestRegistry, type TestRegistry } from '../support/registry-servers.js';
+import { createTestDatabase, eventually, freshRedis, TEST_REDIS_URL, type TestDatabase } from '../support/services.js';
+
+const REPOSITORY = 'shop/web';
+// Never pulled and created long ago: past the grace period, so planned unless a tag is kept.
+const POLICY = `rules:
+  - name: unused
+    repositories: ["shop/**"]
+    keepUsedWithinDays: 30
+    keepTags: ["stable"]
+`;
+
+describe('the cleanup page in Chromium', function () {
+  this.timeout(180_000);
+  let dir: string;
+  let database: TestDatabase;
+  let registry: TestRegistry;
+  let browse: AppProcess;
+  let base: string;
+  let chromium: TestBrowser;
+  const digests = new Map<string, string>();
+
+  async function signIn(page: Page, user: string, password: string): Promise<void> {
+    await page.goto(`${base}/sign-in`);
+    await page.getByLabel('User name').fill(user);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${base}/`);
+  }
+
+  async function manifestStatus(digest: string): Promise<number> {
+    const response = await fetch(`${registry.baseUrl}/v2/${REPOSITORY}/manifests/${digest}`, {
+      method: 'HEAD',
+      headers: { authorization: `Basic ${Buffer.from('admin:admin-pw').toString('base64')}`, accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
+    return response.status;
+  }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'staticreg-cleanup-page-'));
+    (await freshRedis()).disconnect();
+    database = await createTestDatabase();
+    registry = await startTestRegistry({ dir: join(dir, 'registry'), auth: { kind: 'htpasswd', users: { admin: 'admin-pw', bob: 'bob-pw' } } });
+    for (const tag of ['1.0', '1.1', 'stable']) {
+      const image = buildSpecImage({ platform: { architecture: 'amd64', os: 'linux' }, created: '2025-01-01T00:00:00Z', layers: [['f.txt', `web ${tag} ${dir}`]] });
+      digests.set(tag, image.root.digest);
+      await writeOciLayout(join(dir, tag), 'x', image);
+      await skopeo('copy', '--dest-tls-verify=false', '--dest-creds', 'admin:admin-pw', `oci:${join(dir, tag)}:x`, `docker://${registry.host}/${REPOSITORY}:${tag}`);
+    }
+    const policyFile = join(dir, 'cleanup.yaml');
+    await writeFile(policyFile, POLICY);
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    browse = startApp('browse', {
+      STATICREG_BROWSE_PORT: String(port),
+      STATICREG_REDIS_URL: TEST_REDIS_URL,
+      STATICREG_DB_URL: database.url,
+      STATICREG_REGISTRY_HOSTNAME: registry.host,
+      STATICREG_REGISTRY_USER: 'admin',
+      STATICREG_REGISTRY_PASSWORD: 'admin-pw',
+      STATICREG_BROWSE_ADMINS: 'admin',
+      STATICREG_BROWSE_CRAWL_RATE: '0',
+      STATICREG_CLEANUP_POLICY: policyFile,
+      STATICREG_CLEANUP_DELETE_INTERVAL_MS: '0',
+    });
+    await waitForHttp(`${base}/healthz`, browse);
+    await eventually(async () => {
+      const rows = await database.db.selectFrom('registry_tags').select('tag').where('repository', '=', REPOSITORY).execute();
+      return rows.length === 3;
+    }, 60_000, 'the catalog to hold the three tags');
+    chromium = await launchBrowser('cleanup');
+  });
+
+  after(async () => {
+    await chromium?.close();
+    await browse?.stop();
+    await registry?.stop();
+    await database?.drop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is hidden from and refused to a non-admin', async () => {
+    const { page, problems } = await chromium.newPage();
+    await signIn(page, 'bob', 'bob-pw');
+    expect(await page.locator('header nav a').allTextContents()).to.deep.equal(['Repositories', 'Dashboard']);
+    const answer = await page.goto(`${base}/cleanup`);
+    expect(answer?.status()).to.equal(403);
+    expect(await page.locator('h1').textContent()).to.include('403');
+    expect(problems.filter((problem) => !problem.includes('403'))).to.deep.equal([]);
+    await page.close();
+  });
+
+  it('shows an admin the plan and the delete rights, applies it once confirmed, and lists the audit', async () => {
+    const { page, problems } = await chromium.newPage();
+    await signIn(page, 'admin', 'admin-pw');
+    await page.getByRole('link', { name: 'Cleanup' }).click();
+    await page.waitForURL(`${base}/cleanup`);
+    expect(await page.locator('h1').textContent()).to.equal('Cleanup by use');
+    expect(await page.locator('#delete-rights').textContent()).to.include('can delete manifests');
+    const planned = await page.locator('#plan tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-digest')));
+    expect(planned).to.have.members([digests.get('1.0'), digests.get('1.1')]);
+    const firstRow = (await page.locator('#plan tbody tr').first().locator('td').allTextContents()).map((text) => text.trim());
+    expect(firstRow[0]).to.equal(REPOSITORY);
+    expect(firstRow[3]).to.equal('unused');
+    expect(firstRow[4]).to.equal('never');
+    expect(firstRow[6]).to.equal('2025-01-01 00:00 UTC');
+    expect(await page.locator('#plan-summary').textContent()).to.include('2 manifests to delete');
+    expect(await page.locator('#reclaim').textContent()).to.include('garbage-collect');
+    expect(await page.locator('#audit-empty').count()).to.equal(1);
+    await chromium.screenshot(page, 'plan');
+
+    await page.getByLabel('Delete 2 manifests from the registry').check();
+    await page.getByRole('button', { name: 'Apply the plan' }).click();
+    await page.waitForURL(`${base}/cleanup?apply=started`);
+    expect(await page.locator('#notice').textContent()).to.include('Apply started');
+    await eventually(async () => {
+      await page.reload();
+      return (await page.locator('#audit tbody tr.result-deleted').count()) === 2;
+    }, 30_000, 'two deletions in the audit');
+    const audit = await page.locator('#audit tbody tr').evaluateAll((rows) =>
+      rows.map((row) => [...row.querySelectorAll('td')].map((cell) => cell.textContent?.trim() ?? '')),
+    );
+    expect(audit.map((cells) => [cells[1], cells[2], cells[5], cells[6], cells[7]])).to.deep.equal([
+      ['admin', REPOSITORY, 'unused', 'delete', 'deleted'],
+      ['admin', REPOSITORY, 'unused', 'delete', 'deleted'],
+    ]);
+    await chromium.screenshot(page, 'applied');
+
+    expect(await manifestStatus(digests.get('1.0')!)).to.equal(404);
+    expect(await manifestStatus(digests.get('1.1')!)).to.equal(404);
+    expect(await manifestStatus(digests.get('stable')!)).to.equal(200);
+    expect(problems).to.deep.equal([]);
+    await page.close();
+  });
+
+  it('refuses an apply posted without the page (no token)', async () => {
+    const response = await fetch(`${base}/cleanup/apply`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from('admin:admin-pw').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'confirm=yes&plannedAt=2026-01-01T00:00:00Z&plan=x',
+    });
+    expect(response.status).to.equal(403);
+  });
+});

@@ -208,7 +208,7 @@ describe('cleanup by use end to end (docker-registry 2.8.2, receiver, worker, br
   it('the CLI prints the plan and deletes nothing without confirmation', async () => {
     const answer = await cli(registry.host);
     expect(answer.code, answer.stderr).to.equal(3);
-    expect(answer.stdout).to.include('Plan: 4 manifest(s) to delete');
+    expect(answer.stdout).to.include('4 manifests to delete');
     for (const name of ['old', 'multi', 'saved', 'retag']) expect(answer.stdout).to.include(digestOf(name).slice(0, 19));
     expect(answer.stdout).not.to.include(digestOf('recent').slice(0, 19));
     expect(answer.stderr).to.include('Not applied');

@@ -1,27 +1,10 @@
 // `make cleanup-apply`: recompute the cleanup plan and, when confirmed, delete it from the registry; else print it.
 import { userInfo } from 'node:os';
-import { applyCleanup, loadPolicy, planCleanup, PolicyError, type AppliedDeletion, type PlannedDeletion } from '@staticreg/cleanup';
+import { applyCleanup, loadPolicy, planCleanup, planTable, PolicyError, type AppliedDeletion } from '@staticreg/cleanup';
 import { loadCleanupApplyConfig, STATICREG_USER_AGENT } from '@staticreg/config';
-import { createDb } from '@staticreg/db';
+import { catalogRepositoryCount, createDb } from '@staticreg/db';
 import { runMain } from '@staticreg/http';
 import { createRegistryClient } from '@staticreg/registry';
-
-const COLUMNS: ReadonlyArray<[string, (deletion: PlannedDeletion) => string]> = [
-  ['REPOSITORY', (deletion) => deletion.repository],
-  ['DIGEST', (deletion) => deletion.digest.slice(0, 19)],
-  ['TAGS', (deletion) => (deletion.tags.length > 0 ? deletion.tags.join(',') : '(untagged)')],
-  ['RULE', (deletion) => deletion.rule],
-  ['FREES', (deletion) => String(deletion.freesBytes)],
-  // Last, so a long reason runs on without pushing the other columns.
-  ['REASON', (deletion) => deletion.reason],
-];
-
-function formatDeletions(deletions: readonly PlannedDeletion[]): string {
-  const cells = deletions.map((deletion) => COLUMNS.map(([, value]) => value(deletion)));
-  const widths = COLUMNS.map(([header], i) => Math.max(header.length, ...cells.map((row) => row[i]!.length)));
-  const line = (row: readonly string[]) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ');
-  return [line(COLUMNS.map(([header]) => header)), ...cells.map(line)].join('\n');
-}
 
 const describeAction = ({ deletion, result, detail }: AppliedDeletion): string =>
   `${result.padEnd(12)} ${deletion.repository}@${deletion.digest}${deletion.tags.length > 0 ? ` (${deletion.tags.join(', ')})` : ''}${detail ? `: ${detail}` : ''}\n`;
@@ -39,9 +22,13 @@ runMain('cleanup-apply', async () => {
   const db = createDb({ url: config.dbUrl, applicationName: 'staticreg-cleanup-apply', maxConnections: 2 });
   const registry = createRegistryClient(config.registry, { userAgent: STATICREG_USER_AGENT });
   try {
+    if ((await catalogRepositoryCount(db)) === 0) {
+      process.stderr.write('The registry catalog in Postgres is empty: browse fills it (docs/browse.md). Nothing to apply.\n');
+      process.exitCode = 1;
+      return;
+    }
     const plan = await planCleanup(db, policy, { now: new Date() });
-    if (plan.deletions.length > 0) process.stdout.write(`${formatDeletions(plan.deletions)}\n`);
-    process.stdout.write(`Plan: ${plan.deletions.length} manifest(s) to delete, ${plan.kept} kept, ${plan.freesBytes} bytes freed after garbage-collect.\n`);
+    process.stdout.write(planTable(plan));
     if (!config.confirmed) {
       process.stderr.write('Not applied: cleanup apply deletes these manifests only when confirmed (--yes, or CONFIRM=yes with make).\n');
       process.exitCode = 3;

@@ -1,0 +1,42 @@
+import { expect } from 'chai';
+import { ConfigError, loadCleanupApplyConfig, loadCleanupConfig } from './index.js';
+
+function failure(load: () => unknown): ConfigError {
+  try {
+    load();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('cleanup configuration', () => {
+  const base = { STATICREG_DB_URL: 'postgresql://db/staticreg', STATICREG_REGISTRY_HOSTNAME: 'registry:5000' };
+
+  it('leaves cleanup unconfigured without a policy, and paces deletes by 1 s by default', () => {
+    expect(loadCleanupConfig({})).to.deep.equal({ policyFile: undefined, deleteIntervalMs: 1000 });
+    expect(loadCleanupConfig({ STATICREG_CLEANUP_POLICY: ' /etc/cleanup.yaml ', STATICREG_CLEANUP_DELETE_INTERVAL_MS: '0' })).to.deep.equal({
+      policyFile: '/etc/cleanup.yaml',
+      deleteIntervalMs: 0,
+    });
+  });
+
+  it('names a bad delete interval', () => {
+    expect(failure(() => loadCleanupConfig({ STATICREG_CLEANUP_DELETE_INTERVAL_MS: '-5' })).message).to.include('STATICREG_CLEANUP_DELETE_INTERVAL_MS="-5": must be 0 or more');
+    expect(failure(() => loadCleanupConfig({ STATICREG_CLEANUP_DELETE_INTERVAL_MS: 'fast' })).variable).to.equal('STATICREG_CLEANUP_DELETE_INTERVAL_MS');
+  });
+
+  it('reads the CLI: confirmed only with --yes, the policy from --policy or the environment', () => {
+    const plain = loadCleanupApplyConfig(['--policy', 'p.yaml'], base);
+    expect(plain).to.include({ policyFile: 'p.yaml', confirmed: false, dbUrl: base.STATICREG_DB_URL, deleteIntervalMs: 1000 });
+    expect(plain.registry.hostname).to.equal('registry:5000');
+    expect(loadCleanupApplyConfig(['--apply', '--yes'], { ...base, STATICREG_CLEANUP_POLICY: 'env.yaml' })).to.include({ policyFile: 'env.yaml', confirmed: true });
+  });
+
+  it('refuses the CLI without a policy, a registry, or with an unknown option', () => {
+    expect(failure(() => loadCleanupApplyConfig([], base)).variable).to.equal('--policy');
+    expect(failure(() => loadCleanupApplyConfig(['--policy', 'p.yaml'], { STATICREG_DB_URL: base.STATICREG_DB_URL })).variable).to.equal('STATICREG_REGISTRY_HOSTNAME');
+    expect(failure(() => loadCleanupApplyConfig(['--force'], base)).message).to.include("--force is not accepted");
+  });
+});

@@ -1,6 +1,6 @@
-// The cleanup audit repository against a migrated Postgres: rows as written, newest first, paged.
+// The cleanup audit repository against a migrated Postgres: rows as written, newest first, paged; the apply lock.
 import { expect } from 'chai';
-import { listCleanupAudit, recordCleanupAction } from '@staticreg/db';
+import { listCleanupAudit, recordCleanupAction, withCleanupApplyLock } from '@staticreg/db';
 import { createTestDatabase, type TestDatabase } from '../support/services.js';
 
 describe('cleanup audit repository', function () {
@@ -34,5 +34,21 @@ describe('cleanup audit repository', function () {
     ]);
     const page = await listCleanupAudit(database.db, { limit: 1, beforeId: all[0]!.id });
     expect(page.map((row) => row.digest)).to.deep.equal([digest(2)]);
+  });
+
+  it('lets one apply hold the lock at a time, and frees it when the apply ends', async () => {
+    let release!: () => void;
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    const first = withCleanupApplyLock(database.db, async (connection) => {
+      holding();
+      await new Promise<void>((resolve) => (release = resolve));
+      return (await listCleanupAudit(connection, { limit: 1 })).length;
+    });
+    await held;
+    expect(await withCleanupApplyLock(database.db, async () => 'second')).to.deep.equal({ ran: false });
+    release();
+    expect(await first).to.deep.equal({ ran: true, value: 1 });
+    expect(await withCleanupApplyLock(database.db, async () => 'third')).to.deep.equal({ ran: true, value: 'third' });
   });
 });

@@ -2,7 +2,7 @@
 import { userInfo } from 'node:os';
 import { applyCleanup, loadPolicy, planCleanup, planTable, PolicyError, type AppliedDeletion } from '@staticreg/cleanup';
 import { loadCleanupApplyConfig, STATICREG_USER_AGENT } from '@staticreg/config';
-import { catalogRepositoryCount, createDb } from '@staticreg/db';
+import { catalogRepositoryCount, createDb, withCleanupApplyLock } from '@staticreg/db';
 import { runMain } from '@staticreg/http';
 import { createRegistryClient } from '@staticreg/registry';
 
@@ -19,7 +19,7 @@ runMain('cleanup-apply', async () => {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }
-  const db = createDb({ url: config.dbUrl, applicationName: 'staticreg-cleanup-apply', maxConnections: 2 });
+  const db = createDb({ url: config.dbUrl, applicationName: 'staticreg-cleanup-apply', maxConnections: 3 });
   const registry = createRegistryClient(config.registry, { userAgent: STATICREG_USER_AGENT });
   try {
     if ((await catalogRepositoryCount(db)) === 0) {
@@ -35,12 +35,20 @@ runMain('cleanup-apply', async () => {
       return;
     }
     const actor = `cli:${userInfo().username}`;
-    const report = await applyCleanup(db, registry, plan, {
-      actor,
-      confirmed: true,
-      intervalMs: config.deleteIntervalMs,
-      onAction: (action) => process.stdout.write(describeAction(action)),
-    });
+    const outcome = await withCleanupApplyLock(db, (connection) =>
+      applyCleanup(connection, registry, plan, {
+        actor,
+        confirmed: true,
+        intervalMs: config.deleteIntervalMs,
+        onAction: (action) => process.stdout.write(describeAction(action)),
+      }),
+    );
+    if (!outcome.ran) {
+      process.stderr.write('Not applied: another cleanup apply is running (browse, or another make cleanup-apply). Nothing was deleted.\n');
+      process.exitCode = 5;
+      return;
+    }
+    const report = outcome.value;
     if (report.refused) {
       process.stderr.write(`Refused: ${report.refused.refusal === 'deletes-disabled' ? 'the registry does not allow deletes' : 'the registry credential may not delete'} (it answered ${report.refused.answer}). Nothing was deleted.\n`);
       process.exitCode = 4;

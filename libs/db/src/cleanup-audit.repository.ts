@@ -1,7 +1,7 @@
-// Cleanup apply's audit: one row per action taken or declined, and the newest rows for the page.
-import type { Insertable, Selectable } from 'kysely';
+// Cleanup apply's audit (one row per action taken or declined, the newest for the page) and its one-at-a-time lock.
+import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
 import type { Executor } from './executor.js';
-import type { CleanupAuditTable } from './schema.js';
+import type { CleanupAuditTable, Database } from './schema.js';
 
 export type CleanupAuditResult = CleanupAuditTable['result'];
 
@@ -62,4 +62,23 @@ export async function listCleanupAudit(db: Executor, options: { limit?: number; 
   let query = db.selectFrom('cleanup_audit').selectAll().orderBy('id', 'desc').limit(options.limit ?? 100);
   if (options.beforeId !== undefined) query = query.where('id', '<', options.beforeId);
   return (await query.execute()).map(toRow);
+}
+
+/** One key for every apply, whichever process runs it (browse replicas, the CLI). */
+const CLEANUP_APPLY_LOCK = 0x5374_6372_6c6e; // "Stcrln"
+
+/**
+ * Runs `work` on one connection while it holds the cleanup apply lock (a session advisory lock), so two applies
+ * never delete at once (their pacing would add up); `{ ran: false }` when another apply holds it.
+ */
+export async function withCleanupApplyLock<T>(db: Kysely<Database>, work: (connection: Kysely<Database>) => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }> {
+  return db.connection().execute(async (connection) => {
+    const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${CLEANUP_APPLY_LOCK}::bigint) as locked`.execute(connection);
+    if (!rows[0]?.locked) return { ran: false };
+    try {
+      return { ran: true, value: await work(connection) };
+    } finally {
+      await sql`select pg_advisory_unlock(${CLEANUP_APPLY_LOCK}::bigint)`.execute(connection);
+    }
+  });
 }

@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { applyCleanup, loadPolicy, planCleanup, planFingerprint, PolicyError, type CleanupPlan } from '@staticreg/cleanup';
 import { STATICREG_USER_AGENT, type CleanupConfig, type RegistryAccessConfig } from '@staticreg/config';
-import { listCleanupAudit, type Database } from '@staticreg/db';
+import { listCleanupAudit, withCleanupApplyLock, type Database } from '@staticreg/db';
 import { HttpError } from '@staticreg/http';
 import { createRegistryClient, RegistryError, type RegistryClient } from '@staticreg/registry';
 import { accountOf, viewerOf } from '../auth/viewer.js';
@@ -102,19 +102,33 @@ export function createCleanupFeature(deps: CleanupFeatureDeps): CleanupFeature {
     const db = deps.db;
     const actor = viewer.user ?? 'browse (STATICREG_BROWSE_AUTH=none)';
     const since = now().toISOString();
-    deps.log.info({ actor, deletions: plan.deletions.length, plannedAt: plannedAt.toISOString() }, 'Cleanup apply started');
-    const done = applyCleanup(db, client, { ...plan, plannedAt: plannedAt.toISOString() }, {
-      actor,
-      confirmed: true,
-      intervalMs: deps.cleanup.deleteIntervalMs,
-      shouldStop: () => stopping,
-    }).then(
-      (report) => deps.log.info({ actor, deleted: report.deleted, skipped: report.skipped, failed: report.failed, refused: report.refused, stopped: report.stopped }, 'Cleanup apply finished'),
-      (error: unknown) => deps.log.error({ err: error, actor }, 'Cleanup apply failed'),
-    ).finally(() => {
-      running = undefined;
-    });
+    let started!: (ran: boolean) => void;
+    const lockTaken = new Promise<boolean>((resolve) => (started = resolve));
+    const done = withCleanupApplyLock(db, (connection) => {
+      started(true);
+      deps.log.info({ actor, deletions: plan.deletions.length, plannedAt: plannedAt.toISOString() }, 'Cleanup apply started');
+      return applyCleanup(connection, client, { ...plan, plannedAt: plannedAt.toISOString() }, {
+        actor,
+        confirmed: true,
+        intervalMs: deps.cleanup.deleteIntervalMs,
+        shouldStop: () => stopping,
+      });
+    })
+      .then(
+        (outcome) => {
+          if (!outcome.ran) return;
+          const report = outcome.value;
+          deps.log.info({ actor, deleted: report.deleted, skipped: report.skipped, failed: report.failed, refused: report.refused, stopped: report.stopped }, 'Cleanup apply finished');
+        },
+        (error: unknown) => deps.log.error({ err: error, actor }, 'Cleanup apply failed'),
+      )
+      .finally(() => {
+        started(false);
+        running = undefined;
+      });
     running = { since, done };
+    // Another browse replica or the CLI may be applying: only one apply deletes at a time.
+    if (!(await lockTaken)) throw new HttpError(409, 'not applied: another cleanup apply is running (another browse, or make cleanup-apply); see the audit');
     res.redirect(303, '/cleanup?apply=started');
   });
 

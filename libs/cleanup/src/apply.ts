@@ -130,6 +130,8 @@ export async function applyCleanup(db: Executor, registry: CleanupRegistry, plan
       report.stopped = 'stopped before the end of the plan (shutting down)';
       return report;
     }
+    // The pause comes before the re-checks, so that they are as fresh as possible when the delete goes out.
+    if (deletesSent > 0) await pause(options.intervalMs);
     try {
       const relatives = await digestWithRelatives(db, deletion.repository, deletion.digest);
       if (await usedSince(db, deletion.repository, relatives, plannedAt)) {
@@ -141,7 +143,6 @@ export async function applyCleanup(db: Executor, registry: CleanupRegistry, plan
         await record(deletion, 'delete', 'skipped', `a kept tag now points to it: ${sharing.join(', ')}`);
         continue;
       }
-      if (deletesSent > 0) await pause(options.intervalMs);
       deletesSent += 1;
       const outcome = await registry.deleteManifest(deletion.repository, deletion.digest);
       await record(deletion, 'delete', outcome, outcome === 'deleted' ? '' : 'the registry no longer had it (404)');

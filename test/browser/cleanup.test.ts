@@ -12,6 +12,7 @@ import { freePort, startApp, waitForHttp, type AppProcess } from '../support/pro
 import { skopeo } from '../support/registry.js';
 import { startTestRegistry, type TestRegistry } from '../support/registry-servers.js';
 import { createTestDatabase, eventually, freshRedis, TEST_REDIS_URL, type TestDatabase } from '../support/services.js';
+import { BrowseSession } from '../support/browse-session.js';
 
 const REPOSITORY = 'shop/web';
 // Never pulled and created long ago: past the grace period, so planned unless a tag is kept.
@@ -30,6 +31,7 @@ describe('the cleanup page in Chromium', function () {
   let browse: AppProcess;
   let base: string;
   let chromium: TestBrowser;
+  let policyFile: string;
   const digests = new Map<string, string>();
 
   async function signIn(page: Page, user: string, password: string): Promise<void> {
@@ -59,7 +61,7 @@ describe('the cleanup page in Chromium', function () {
       await writeOciLayout(join(dir, tag), 'x', image);
       await skopeo('copy', '--dest-tls-verify=false', '--dest-creds', 'admin:admin-pw', `oci:${join(dir, tag)}:x`, `docker://${registry.host}/${REPOSITORY}:${tag}`);
     }
-    const policyFile = join(dir, 'cleanup.yaml');
+    policyFile = join(dir, 'cleanup.yaml');
     await writeFile(policyFile, POLICY);
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
@@ -152,5 +154,26 @@ describe('the cleanup page in Chromium', function () {
       body: 'confirm=yes&plannedAt=2026-01-01T00:00:00Z&plan=x',
     });
     expect(response.status).to.equal(403);
+  });
+
+  it('refuses an apply whose plan changed since the page was shown, and one without the confirmation', async () => {
+    const session = new BrowseSession(base);
+    expect((await session.signIn('admin', 'admin-pw')).status).to.equal(303);
+    const shown = await session.get('/cleanup');
+    const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(shown.body)?.[1] ?? '';
+    const form = { csrf: session.csrfToken!, plannedAt: field('plannedAt'), plan: field('plan') };
+    expect(form.plan).to.match(/^[0-9a-f]{64}$/);
+
+    const unconfirmed = await session.post('/cleanup/apply', form);
+    expect(unconfirmed.status).to.equal(400);
+    expect(unconfirmed.body).to.include('tick the confirmation box');
+
+    // The policy now keeps 1.0 too: the plan differs from the one shown, so nothing is applied.
+    await writeFile(policyFile, POLICY.replace('keepTags: ["stable"]', 'keepTags: ["stable", "1.0"]'));
+    const before = await database.db.selectFrom('cleanup_audit').select('id').execute();
+    const changed = await session.post('/cleanup/apply', { ...form, confirm: 'yes' });
+    expect(changed.status).to.equal(409);
+    expect(changed.body).to.include('the plan changed since the page was shown');
+    expect(await database.db.selectFrom('cleanup_audit').select('id').execute()).to.have.length(before.length);
   });
 });

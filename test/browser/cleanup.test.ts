@@ -1,5 +1,6 @@
 // The /cleanup page in headless Chromium against an htpasswd registry and the Postgres catalog: hidden and refused
-// for a non-admin; for an admin the plan, the delete-rights check, the confirmed apply and the audit it leaves.
+// for a non-admin; for an admin the plan, the delete-rights check, the confirmed apply and the audit it leaves;
+// the same apply behind an authenticating proxy and with no sign-in.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -175,5 +176,125 @@ describe('the cleanup page in Chromium', function () {
     expect(changed.status).to.equal(409);
     expect(changed.body).to.include('the plan changed since the page was shown');
     expect(await database.db.selectFrom('cleanup_audit').select('id').execute()).to.have.length(before.length);
+  });
+});
+
+describe('the cleanup apply without browse sessions (behind a proxy, and with no sign-in)', function () {
+  this.timeout(180_000);
+  let dir: string;
+  let database: TestDatabase;
+  let registry: TestRegistry;
+  let chromium: TestBrowser;
+  const browses: AppProcess[] = [];
+  const digests = new Map<string, string>();
+
+  /** A browse over the shared catalog planning only `area/**`, under the given sign-in settings. */
+  async function startBrowse(area: string, env: Record<string, string>): Promise<string> {
+    const policyFile = join(dir, `${area}.yaml`);
+    await writeFile(policyFile, POLICY.replace('shop/**', `${area}/**`));
+    const port = await freePort();
+    const browse = startApp('browse', {
+      STATICREG_BROWSE_PORT: String(port),
+      STATICREG_REDIS_URL: TEST_REDIS_URL,
+      STATICREG_DB_URL: database.url,
+      STATICREG_REGISTRY_HOSTNAME: registry.host,
+      STATICREG_BROWSE_CRAWL_RATE: '0',
+      STATICREG_CLEANUP_POLICY: policyFile,
+      STATICREG_CLEANUP_DELETE_INTERVAL_MS: '0',
+      ...env,
+    });
+    browses.push(browse);
+    const base = `http://127.0.0.1:${port}`;
+    await waitForHttp(`${base}/healthz`, browse);
+    return base;
+  }
+
+  async function manifestStatus(repository: string, digest: string): Promise<number> {
+    const response = await fetch(`${registry.baseUrl}/v2/${repository}/manifests/${digest}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    return response.status;
+  }
+
+  /** The apply form's hidden fields on a /cleanup page. */
+  function formOf(body: string): Record<string, string> {
+    const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(body)?.[1] ?? '';
+    return { plannedAt: field('plannedAt'), plan: field('plan') };
+  }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'staticreg-cleanup-modes-'));
+    (await freshRedis()).disconnect();
+    database = await createTestDatabase();
+    registry = await startTestRegistry({ dir: join(dir, 'registry') });
+    for (const repository of ['proxied/app', 'open/app']) {
+      for (const tag of ['1.0', 'stable']) {
+        const image = buildSpecImage({ platform: { architecture: 'amd64', os: 'linux' }, created: '2025-01-01T00:00:00Z', layers: [['f.txt', `${repository} ${tag} ${dir}`]] });
+        digests.set(`${repository}:${tag}`, image.root.digest);
+        await writeOciLayout(join(dir, `${repository.replace('/', '-')}-${tag}`), 'x', image);
+        await skopeo('copy', '--dest-tls-verify=false', `oci:${join(dir, `${repository.replace('/', '-')}-${tag}`)}:x`, `docker://${registry.host}/${repository}:${tag}`);
+      }
+    }
+    chromium = await launchBrowser('cleanup-modes');
+  });
+
+  after(async () => {
+    await chromium?.close();
+    for (const browse of browses) await browse.stop();
+    await registry?.stop();
+    await database?.drop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  async function catalogHolds(repository: string): Promise<void> {
+    await eventually(async () => {
+      const rows = await database.db.selectFrom('registry_tags').select('tag').where('repository', '=', repository).execute();
+      return rows.length === 2;
+    }, 60_000, `the catalog to hold ${repository}'s two tags`);
+  }
+
+  it('applies a plan posted from the page behind an authenticating proxy', async () => {
+    const rules = join(dir, 'rules.json');
+    await writeFile(rules, JSON.stringify({ rules: [{ groups: ['ops'], repositories: ['*'] }] }));
+    const base = await startBrowse('proxied', {
+      STATICREG_BROWSE_AUTH: 'proxy',
+      STATICREG_BROWSE_RULES_FILE: rules,
+      STATICREG_BROWSE_TRUSTED_PROXIES: '127.0.0.1/32',
+      STATICREG_BROWSE_ADMINS: 'group:ops',
+    });
+    await catalogHolds('proxied/app');
+    const proxied = { 'x-forwarded-user': 'root', 'x-forwarded-groups': 'ops' };
+    const session = new BrowseSession(base);
+    const shown = await session.get('/cleanup', proxied);
+    expect(shown.status, shown.body).to.equal(200);
+    expect(shown.body).to.include('<a href="/cleanup">Cleanup</a>');
+    const form = formOf(shown.body);
+    expect(form.plan).to.match(/^[0-9a-f]{64}$/);
+
+    const applied = await session.post('/cleanup/apply', { ...form, confirm: 'yes' }, proxied);
+    expect(applied.status, applied.body).to.equal(303);
+    expect(applied.headers.get('location')).to.equal('/cleanup?apply=started');
+    await eventually(async () => (await manifestStatus('proxied/app', digests.get('proxied/app:1.0')!)) === 404, 30_000, 'the planned manifest to be deleted');
+    expect(await manifestStatus('proxied/app', digests.get('proxied/app:stable')!)).to.equal(200);
+    const audit = await database.db.selectFrom('cleanup_audit').select(['actor', 'repository', 'result']).where('repository', '=', 'proxied/app').execute();
+    expect(audit).to.deep.equal([{ actor: 'root', repository: 'proxied/app', result: 'deleted' }]);
+  });
+
+  it('applies a plan from the page in Chromium with no sign-in', async () => {
+    const base = await startBrowse('open', { STATICREG_BROWSE_AUTH: 'none' });
+    await catalogHolds('open/app');
+    const { page, problems } = await chromium.newPage();
+    await page.goto(`${base}/cleanup`);
+    expect(await page.locator('#plan tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-digest')))).to.deep.equal([digests.get('open/app:1.0')]);
+    await page.getByLabel('Delete 1 manifest from the registry').check();
+    await page.getByRole('button', { name: 'Apply the plan' }).click();
+    await page.waitForURL(`${base}/cleanup?apply=started`);
+    await eventually(async () => {
+      await page.reload();
+      return (await page.locator('#audit tbody tr.result-deleted', { hasText: 'open/app' }).count()) === 1;
+    }, 30_000, 'the deletion in the audit');
+    await chromium.screenshot(page, 'applied-without-sign-in');
+    expect(await manifestStatus('open/app', digests.get('open/app:1.0')!)).to.equal(404);
+    expect(await manifestStatus('open/app', digests.get('open/app:stable')!)).to.equal(200);
+    expect(problems).to.deep.equal([]);
+    await page.close();
   });
 });

@@ -28,7 +28,8 @@ export type AuthDeps =
       sessionMaxMs: number;
     };
 
-const formBody = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 10 });
+/** The parser for browse's own small forms (sign-in, sign-out, cleanup apply): a few short fields, nothing more. */
+export const formBody = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 10 });
 
 function cookieValue(req: Request, name: string): string | undefined {
   for (const part of (req.get('cookie') ?? '').split(';')) {

@@ -9,6 +9,7 @@ import { HttpError } from '@staticreg/http';
 import { createRegistryClient, RegistryError, type RegistryClient } from '@staticreg/registry';
 import { accountOf, viewerOf } from '../auth/viewer.js';
 import { requireSameOrigin } from '../auth/csrf.js';
+import { formBody } from '../auth/index.js';
 import { page } from '../html.js';
 import { cleanupPageBody, type CleanupPageState } from './page.js';
 
@@ -81,8 +82,9 @@ export function createCleanupFeature(deps: CleanupFeatureDeps): CleanupFeature {
     res.set('Cache-Control', 'no-store').type('html').send(page({ account: accountOf(res), title: 'Cleanup', crumbs: [{ label: 'Cleanup' }], body: cleanupPageBody(state) }));
   });
 
-  // The form body was parsed (and, with a session, its token checked) by the sign-in router.
-  router.post('/cleanup/apply', async (req: Request, res: Response) => {
+  // With a session the sign-in router parsed the form and checked its token already (formBody then does nothing);
+  // without sign-in or behind a proxy nobody else parses it.
+  router.post('/cleanup/apply', formBody, async (req: Request, res: Response) => {
     requireAdmin(res);
     const viewer = viewerOf(res);
     // Without a session (no sign-in, or a proxy) there is no token: the browser must say the form is ours.

@@ -1,6 +1,6 @@
 // The /cleanup page in headless Chromium against an htpasswd registry and the Postgres catalog: hidden and refused
 // for a non-admin; for an admin the plan, the delete-rights check, the confirmed apply and the audit it leaves;
-// the same apply behind an authenticating proxy and with no sign-in.
+// the same apply behind an authenticating proxy, and with no sign-in only when a setting allows it.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -278,8 +278,25 @@ describe('the cleanup apply without browse sessions (behind a proxy, and with no
     expect(audit).to.deep.equal([{ actor: 'root', repository: 'proxied/app', result: 'deleted' }]);
   });
 
-  it('applies a plan from the page in Chromium with no sign-in', async () => {
+  it('with no sign-in, shows the plan read-only and refuses apply unless the setting allows it', async () => {
     const base = await startBrowse('open', { STATICREG_BROWSE_AUTH: 'none' });
+    await catalogHolds('open/app');
+    const session = new BrowseSession(base);
+    const shown = await session.get('/cleanup');
+    expect(shown.status, shown.body).to.equal(200);
+    expect(shown.body).to.include(`data-digest="${digests.get('open/app:1.0')}"`).and.not.include('id="apply-form"');
+    expect(shown.body).to.match(/id="apply-refused">Apply is off: [^<]*STATICREG_CLEANUP_ALLOW_APPLY_WITHOUT_SIGN_IN=true/);
+
+    // What the page would have posted, sent by a client that sets the browser's headers itself.
+    const forged = await session.post('/cleanup/apply', { ...formOf(shown.body), plannedAt: new Date().toISOString(), confirm: 'yes' });
+    expect(forged.status).to.equal(403);
+    expect(forged.body).to.include('STATICREG_CLEANUP_ALLOW_APPLY_WITHOUT_SIGN_IN');
+    expect(await database.db.selectFrom('cleanup_audit').select('id').where('repository', '=', 'open/app').execute()).to.deep.equal([]);
+    expect(await manifestStatus('open/app', digests.get('open/app:1.0')!)).to.equal(200);
+  });
+
+  it('applies a plan from the page in Chromium with no sign-in when STATICREG_CLEANUP_ALLOW_APPLY_WITHOUT_SIGN_IN=true', async () => {
+    const base = await startBrowse('open', { STATICREG_BROWSE_AUTH: 'none', STATICREG_CLEANUP_ALLOW_APPLY_WITHOUT_SIGN_IN: 'true' });
     await catalogHolds('open/app');
     const { page, problems } = await chromium.newPage();
     await page.goto(`${base}/cleanup`);

@@ -14,12 +14,19 @@ function failure(load: () => unknown): ConfigError {
 describe('cleanup configuration', () => {
   const base = { STATICREG_DB_URL: 'postgresql://db/staticreg', STATICREG_REGISTRY_HOSTNAME: 'registry:5000' };
 
-  it('leaves cleanup unconfigured without a policy, and paces deletes by 1 s by default', () => {
-    expect(loadCleanupConfig({})).to.deep.equal({ policyFile: undefined, deleteIntervalMs: 1000 });
+  it('leaves cleanup unconfigured without a policy, paces deletes by 1 s, and refuses apply without sign-in by default', () => {
+    expect(loadCleanupConfig({})).to.deep.equal({ policyFile: undefined, deleteIntervalMs: 1000, allowApplyWithoutSignIn: false });
     expect(loadCleanupConfig({ STATICREG_CLEANUP_POLICY: ' /etc/cleanup.yaml ', STATICREG_CLEANUP_DELETE_INTERVAL_MS: '0' })).to.deep.equal({
       policyFile: '/etc/cleanup.yaml',
       deleteIntervalMs: 0,
+      allowApplyWithoutSignIn: false,
     });
+  });
+
+  it('allows apply without sign-in only when told so, and names a bad value', () => {
+    expect(loadCleanupConfig({ STATICREG_CLEANUP_ALLOW_APPLY_WITHOUT_SIGN_IN: 'true' }).allowApplyWithoutSignIn).to.equal(true);
+    expect(loadCleanupConfig({ STATICREG_CLEANUP_ALLOW_APPLY_WITHOUT_SIGN_IN: 'false' }).allowApplyWithoutSignIn).to.equal(false);
+    expect(failure(() => loadCleanupConfig({ STATICREG_CLEANUP_ALLOW_APPLY_WITHOUT_SIGN_IN: 'sure' })).variable).to.equal('STATICREG_CLEANUP_ALLOW_APPLY_WITHOUT_SIGN_IN');
   });
 
   it('names a bad delete interval', () => {

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { loadMigrateConfig } from './command-config.js';
 import type { LogLevel } from './common-config.js';
-import { ConfigError, parse, read, type Env } from './env.js';
+import { booleanFlag, ConfigError, parse, read, type Env } from './env.js';
 import { loadRegistryAccess, type RegistryAccessConfig } from './registry-config.js';
 
 export interface CleanupConfig {
@@ -11,6 +11,11 @@ export interface CleanupConfig {
   policyFile: string | undefined;
   /** STATICREG_CLEANUP_DELETE_INTERVAL_MS: the pause between two deletes (default 1000). */
   deleteIntervalMs: number;
+  /**
+   * STATICREG_CLEANUP_ALLOW_APPLY_WITHOUT_SIGN_IN (default false): with STATICREG_BROWSE_AUTH=none anyone who reaches
+   * browse is an admin, so the page only shows the plan unless this says deleting that way is intended.
+   */
+  allowApplyWithoutSignIn: boolean;
 }
 
 const interval = z.coerce.number({ message: 'must be a whole number of milliseconds' }).int('must be a whole number of milliseconds').min(0, 'must be 0 or more');
@@ -19,6 +24,7 @@ export function loadCleanupConfig(env: Env = process.env): CleanupConfig {
   return {
     policyFile: read(env, 'STATICREG_CLEANUP_POLICY')?.trim(),
     deleteIntervalMs: parse(env, 'STATICREG_CLEANUP_DELETE_INTERVAL_MS', interval, '1000'),
+    allowApplyWithoutSignIn: parse(env, 'STATICREG_CLEANUP_ALLOW_APPLY_WITHOUT_SIGN_IN', booleanFlag, 'false'),
   };
 }
 

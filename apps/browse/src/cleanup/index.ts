@@ -35,6 +35,16 @@ function requireAdmin(res: Response): void {
   if (!viewerOf(res).admin) throw new HttpError(403, 'cleanup is for admins (STATICREG_BROWSE_ADMINS)');
 }
 
+/**
+ * Why this viewer may see the plan but not apply it: with no sign-in everyone is an admin and deletes would go out
+ * under browse's registry credential, guarded only by headers any non-browser client can forge.
+ */
+function applyRefusal(res: Response, cleanup: CleanupConfig): string | undefined {
+  // A viewer without a user exists only under STATICREG_BROWSE_AUTH=none (see Viewer.user).
+  if (viewerOf(res).user !== undefined || cleanup.allowApplyWithoutSignIn) return undefined;
+  return 'Apply is off: browse runs with STATICREG_BROWSE_AUTH=none, so anyone who reaches it could delete with its registry credential. Sign in (registry or proxy mode), run make cleanup-apply, or set STATICREG_CLEANUP_ALLOW_APPLY_WITHOUT_SIGN_IN=true.';
+}
+
 export function createCleanupFeature(deps: CleanupFeatureDeps): CleanupFeature {
   const router = express.Router();
   const now = deps.now ?? (() => new Date());
@@ -75,6 +85,8 @@ export function createCleanupFeature(deps: CleanupFeatureDeps): CleanupFeature {
       }
     }
     if (running) state.runningSince = running.since;
+    const refusal = applyRefusal(res, deps.cleanup);
+    if (refusal) state.applyRefusal = refusal;
     const csrfToken = viewerOf(res).csrfToken;
     if (csrfToken) state.csrfToken = csrfToken;
     const notice = typeof req.query.apply === 'string' ? NOTICES[req.query.apply] : undefined;
@@ -86,6 +98,8 @@ export function createCleanupFeature(deps: CleanupFeatureDeps): CleanupFeature {
   // without sign-in or behind a proxy nobody else parses it.
   router.post('/cleanup/apply', formBody, async (req: Request, res: Response) => {
     requireAdmin(res);
+    const refusal = applyRefusal(res, deps.cleanup);
+    if (refusal) throw new HttpError(403, `not applied: ${refusal}`);
     const viewer = viewerOf(res);
     // Without a session (no sign-in, or a proxy) there is no token: the browser must say the form is ours.
     if (viewer.csrfToken === undefined) {

@@ -16,6 +16,8 @@ export interface CleanupPageState {
   /** When an apply started by this browse is still running: when it started. */
   runningSince?: string;
   csrfToken?: string;
+  /** Why this viewer sees the plan read-only (no sign-in, and apply without it not allowed): shown instead of the form. */
+  applyRefusal?: string;
   /** A one-line notice after a POST (apply started, or why it was not). */
   notice?: { text: string; good: boolean };
 }
@@ -45,6 +47,7 @@ function planTable(plan: CleanupPlan): SafeHtml {
 function applyForm(state: CleanupPageState): SafeHtml | string {
   const plan = state.plan;
   if (!plan || plan.deletions.length === 0) return '';
+  if (state.applyRefusal) return html`<p class="note" id="apply-refused">${state.applyRefusal}</p>`;
   if (state.runningSince) return html`<p class="note" id="apply-running">An apply started at ${formatTime(state.runningSince)} is running; the audit below fills as it goes.</p>`;
   const count = plan.deletions.length;
   return html`<form method="post" action="/cleanup/apply" id="apply-form">

@@ -269,6 +269,12 @@ describe('the cleanup apply without browse sessions (behind a proxy, and with no
     const form = formOf(shown.body);
     expect(form.plan).to.match(/^[0-9a-f]{64}$/);
 
+    // A plan time in the future would hide every use since the page was shown: refused, nothing deleted.
+    const future = await session.post('/cleanup/apply', { ...form, plannedAt: '2999-01-01T00:00:00.000Z', confirm: 'yes' }, proxied);
+    expect(future.status, future.body).to.equal(400);
+    expect(future.body).to.include('the plan time is later than now');
+    expect(await database.db.selectFrom('cleanup_audit').select('id').execute()).to.deep.equal([]);
+
     const applied = await session.post('/cleanup/apply', { ...form, confirm: 'yes' }, proxied);
     expect(applied.status, applied.body).to.equal(303);
     expect(applied.headers.get('location')).to.equal('/cleanup?apply=started');

@@ -110,6 +110,8 @@ export function createCleanupFeature(deps: CleanupFeatureDeps): CleanupFeature {
     if (body.confirm !== 'yes') throw new HttpError(400, 'not applied: tick the confirmation box to delete the planned manifests');
     const plannedAt = typeof body.plannedAt === 'string' ? new Date(body.plannedAt) : undefined;
     if (!plannedAt || Number.isNaN(plannedAt.getTime())) throw new HttpError(400, 'not applied: the form carries no plan time; reload the page');
+    // Use after plannedAt cancels a deletion: a time later than now would make every use look older than the plan.
+    if (plannedAt.getTime() > now().getTime()) throw new HttpError(400, 'not applied: the plan time is later than now; reload the page');
     if (running) throw new HttpError(409, `not applied: an apply started at ${running.since} is still running`);
     const { plan, unavailable } = await currentPlan();
     if (!plan || !deps.db || !client) throw new HttpError(409, `not applied: ${unavailable ?? 'cleanup is not available'}`);

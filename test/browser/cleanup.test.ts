@@ -121,6 +121,10 @@ describe('the cleanup page in Chromium', function () {
     expect(firstRow[6]).to.equal('2025-01-01 00:00 UTC');
     expect(await page.locator('#plan-summary').textContent()).to.include('2 manifests to delete');
     expect(await page.locator('#reclaim').textContent()).to.include('garbage-collect');
+    // An index's figure counts platform blobs that only garbage-collect --delete-untagged removes: the page says so.
+    expect(await page.locator('#plan thead th').nth(7).textContent()).to.equal('Frees *');
+    expect(await page.locator('#frees-note').textContent()).to.match(/For an index this counts its platforms' blobs too, which stay on disk unless\s+garbage-collect runs with --delete-untagged/);
+    expect(await page.locator('#plan-summary').textContent()).to.include("an index's platforms only with --delete-untagged");
     expect(await page.locator('#audit-empty').count()).to.equal(1);
     await chromium.screenshot(page, 'plan');
 

@@ -34,15 +34,21 @@ function rightsBanner(rights: CleanupPageState['rights']): SafeHtml | string {
 function planTable(plan: CleanupPlan): SafeHtml {
   if (plan.deletions.length === 0) return html`<p class="note" id="plan-empty">Nothing to delete: the policy keeps every image.</p>`;
   return html`<div class="table-wrap"><table id="plan">
-<thead><tr><th>Repository</th><th>Tags</th><th>Digest</th><th>Rule</th><th>Last pulled</th><th>Last checked</th><th>Created</th><th>Frees</th><th>Why</th></tr></thead>
+<thead><tr><th>Repository</th><th>Tags</th><th>Digest</th><th>Rule</th><th>Last pulled</th><th>Last checked</th><th>Created</th><th>Frees <a href="#frees-note" aria-label="how Frees is counted">*</a></th><th>Why</th></tr></thead>
 <tbody>${plan.deletions.map(
     (deletion) => html`<tr data-digest="${deletion.digest}">
 <td>${deletion.repository}</td><td>${deletion.tags.length > 0 ? deletion.tags.join(', ') : html`<span class="muted">untagged</span>`}</td>
 <td><code title="${deletion.digest}">${shortDigest(deletion.digest)}</code></td><td>${deletion.rule}</td>
 <td>${deletion.lastPulled ?? html`<span class="muted">never</span>`}</td><td>${deletion.lastChecked ?? html`<span class="muted">never</span>`}</td>
 <td>${deletion.created ? formatTime(deletion.created) : html`<span class="muted">unknown</span>`}</td><td>${formatBytes(deletion.freesBytes)}</td><td>${deletion.reason}</td></tr>`,
-  )}</tbody></table></div>`;
+  )}</tbody></table></div>
+${FREES_NOTE}`;
 }
+
+// An index's figure counts its platforms' blobs, but deleting the index leaves those manifests (and so their layers).
+const FREES_NOTE = html`<p class="note" id="frees-note">* Frees: the blobs no kept image shares, reclaimed once the registry's
+<code>garbage-collect</code> runs (below). For an index this counts its platforms' blobs too, which stay on disk unless
+<code>garbage-collect</code> runs with <code>--delete-untagged</code>.</p>`;
 
 function applyForm(state: CleanupPageState): SafeHtml | string {
   const plan = state.plan;
@@ -87,7 +93,7 @@ ${state.unavailable ? html`<p class="note" id="cleanup-unavailable">${state.unav
 ${rightsBanner(state.rights)}
 ${plan
   ? html`<h2>Plan</h2>
-<p id="plan-summary">Policy <code>${plan.policyFile}</code>, planned at ${formatTime(plan.plannedAt)}: ${plan.deletions.length} manifest${plan.deletions.length === 1 ? '' : 's'} to delete, ${plan.kept} kept; frees ${formatBytes(plan.freesBytes)} after garbage collection.</p>
+<p id="plan-summary">Policy <code>${plan.policyFile}</code>, planned at ${formatTime(plan.plannedAt)}: ${plan.deletions.length} manifest${plan.deletions.length === 1 ? '' : 's'} to delete, ${plan.kept} kept; frees ${formatBytes(plan.freesBytes)} after garbage collection (an index's platforms only with <code>--delete-untagged</code>, see <a href="#frees-note">Frees</a>).</p>
 ${planTable(plan)}
 ${applyForm(state)}`
   : ''}

@@ -296,6 +296,10 @@ describe('the cleanup apply without browse sessions (behind a proxy, and with no
     expect(shown.status, shown.body).to.equal(200);
     expect(shown.body).to.include(`data-digest="${digests.get('open/app:1.0')}"`).and.not.include('id="apply-form"');
     expect(shown.body).to.match(/id="apply-refused">Apply is off: [^<]*STATICREG_CLEANUP_ALLOW_APPLY_WITHOUT_SIGN_IN=true/);
+    // Everyone may see the plan here, so every page's header links to it (and shows no account: nobody signs in).
+    const home = await session.get('/');
+    expect(home.body).to.include('<nav><a href="/">Repositories</a><a href="/dashboard">Dashboard</a><a href="/cleanup">Cleanup</a></nav>');
+    expect(home.body).to.not.include('class="account"');
 
     // What the page would have posted, sent by a client that sets the browser's headers itself.
     const forged = await session.post('/cleanup/apply', { ...formOf(shown.body), plannedAt: new Date().toISOString(), confirm: 'yes' });

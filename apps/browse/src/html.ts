@@ -59,15 +59,16 @@ export interface PageOptions {
 }
 
 export interface Account {
-  user: string;
+  /** Undefined with STATICREG_BROWSE_AUTH=none: nobody signs in, and the header shows no account. */
+  user?: string;
   /** With a browse session: the sign-out form's token. Behind an authenticating proxy there is none (it signs out). */
   csrfToken?: string;
-  /** Only admins get the dashboard's pipeline panel and the Cleanup link. */
+  /** Only admins (everyone with STATICREG_BROWSE_AUTH=none) get the dashboard's pipeline panel and the Cleanup link. */
   admin: boolean;
 }
 
 function accountBox(account: Account | undefined): SafeHtml | string {
-  if (!account) return '';
+  if (account?.user === undefined) return '';
   if (account.csrfToken === undefined) return html`<span class="account"><span class="user">${account.user}</span></span>`;
   return html`<form class="account" method="post" action="/sign-out"><span class="user">${account.user}</span><input type="hidden" name="csrf" value="${account.csrfToken}"><button type="submit">Sign out</button></form>`;
 }

@@ -36,9 +36,17 @@ export function accessOf(res: Response): RepositoryAccess {
   return viewerOf(res).access;
 }
 
-/** The signed-in user, and the session's anti-forgery token for the header's sign-out form (none behind a proxy). */
-export function accountOf(res: Response): { user: string; csrfToken?: string; admin: boolean } | undefined {
+/**
+ * What the page frame shows of the viewer: the signed-in user (no user with STATICREG_BROWSE_AUTH=none), whether they
+ * are an admin (the Cleanup link), and the session's anti-forgery token for the sign-out form (none behind a proxy).
+ * Undefined before sign-in.
+ */
+export function accountOf(res: Response): { user?: string; csrfToken?: string; admin: boolean } | undefined {
   const viewer = res.locals.viewer as Viewer | undefined;
-  if (viewer?.user === undefined) return undefined;
-  return { user: viewer.user, admin: viewer.admin, ...(viewer.csrfToken !== undefined ? { csrfToken: viewer.csrfToken } : {}) };
+  if (viewer === undefined) return undefined;
+  return {
+    ...(viewer.user !== undefined ? { user: viewer.user } : {}),
+    admin: viewer.admin,
+    ...(viewer.csrfToken !== undefined ? { csrfToken: viewer.csrfToken } : {}),
+  };
 }

@@ -37,7 +37,7 @@ export function createReplayRouter(deps: ReplayDeps): Router {
   // Why the ids shown and not every failed job: what the operator saw is what is replayed; a bulk replay by time
   // or reason is `make replay-failed`, with a dry run first.
   // A signed-in session's token was checked by the sign-in layer already; without a session, the page's own token.
-  const forgeryCheck: RequestHandler = (req, res, next) => (accountOf(res) ? next() : deps.csrf.requireSameOrigin(req, res, next));
+  const forgeryCheck: RequestHandler = (req, res, next) => (accountOf(res)?.user !== undefined ? next() : deps.csrf.requireSameOrigin(req, res, next));
   router.post(REPLAY_FAILED_PATH, forgeryCheck, jsonBody, async (req, res) => {
     const jobIds = jobIdsOf(req.body);
     if (!deps.queue) throw new UnavailableError('Redis is not connected');

@@ -78,6 +78,8 @@ export function baselineQuery(policy: CleanupPolicy, today: string): RawBuilder<
       where u.digest ~ '^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$'
         and not exists (select 1 from tagged t where t.repository = u.repository and t.digest = u.digest)
         and not exists (select 1 from seen s join children c on c.parent = s.digest where s.repository = u.repository and c.child = u.digest)
+        -- None while a tag points to a manifest the catalog has not described (it may be an index listing them).
+        and not exists (select 1 from tagged t left join registry_manifests m using (digest) where t.repository = u.repository and m.digest is null)
     ),
     candidates as (
       select t.repository, t.digest, t.tags, coalesce(t.created, m.created) as created, t.by_tag, t.by_newest

@@ -8,7 +8,7 @@ import { applyCleanup, CleanupNotConfirmed, type CleanupPlan, type PlannedDeleti
 import { listCleanupAudit } from '@staticreg/db';
 import { RegistryClient } from '@staticreg/registry';
 import { writeOciLayout } from '../support/oci-layout.js';
-import { buildSpecImage } from '../support/images.js';
+import { buildSpecImage, buildSpecIndex } from '../support/images.js';
 import { skopeo } from '../support/registry.js';
 import { startTestRegistry, type TestRegistry } from '../support/registry-servers.js';
 import { createTestDatabase, type TestDatabase } from '../support/services.js';
@@ -38,7 +38,7 @@ describe('cleanup apply (docker-registry 2.8.2, Postgres)', function () {
   const deletion = (repository: string, digest: string, tags: string[]): PlannedDeletion => ({
     repository, digest, tags, rule: 'stale', reason: 'not used in 30 days', lastPulled: null, lastChecked: null, created: null, freesBytes: 10,
   });
-  const planOf = (plannedAt: Date, deletions: PlannedDeletion[]): CleanupPlan => ({ plannedAt: plannedAt.toISOString(), policyFile: 'policy.yaml', deletions, kept: 1, freesBytes: 10 });
+  const planOf = (plannedAt: Date, deletions: PlannedDeletion[]): CleanupPlan => ({ plannedAt: plannedAt.toISOString(), policyFile: 'policy.yaml', deletions, kept: 1, freesBytes: 10, warnings: [] });
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'staticreg-apply-'));
@@ -94,6 +94,22 @@ describe('cleanup apply (docker-registry 2.8.2, Postgres)', function () {
     // Applied again, the deleted manifest is already gone.
     const again = await applyCleanup(database.db, client, planOf(new Date(), [deletion('team/app', stale, ['old'])]), { actor: 'ops', confirmed: true, intervalMs: 0 });
     expect(again.actions.map((action) => action.result)).to.deep.equal(['already-gone']);
+  });
+
+  it('skips an untagged digest that a tagged index lists, even when the plan did not know the index', async () => {
+    const { registry, client } = await registryWith('indexes', true);
+    const platform = (content: string, architecture: string) =>
+      buildSpecImage({ platform: { architecture, os: 'linux' }, created: '2026-01-01T00:00:00Z', layers: [['f.txt', content]] });
+    const amd64 = platform('multi-amd64', 'amd64');
+    const index = buildSpecIndex([amd64, platform('multi-arm64', 'arm64')], [{ architecture: 'amd64', os: 'linux' }, { architecture: 'arm64', os: 'linux' }]);
+    const layout = join(dir, 'layout-multi');
+    await writeOciLayout(layout, 'x', index);
+    await skopeo('copy', '--all', '--dest-tls-verify=false', `oci:${layout}:x`, `docker://${registry.host}/team/multi:multi`);
+
+    // The catalog had not described `multi`, so its amd64 platform looked like an untagged digest to the plan.
+    const report = await applyCleanup(database.db, client, planOf(new Date(), [deletion('team/multi', amd64.root.digest, [])]), { actor: 'ops', confirmed: true, intervalMs: 0 });
+    expect(report.actions.map((action) => [action.result, action.detail])).to.deep.equal([['skipped', 'a kept tag now points to it: multi (an index listing it)']]);
+    expect((await client.getManifest('team/multi', amd64.root.digest)).digest).to.equal(amd64.root.digest);
   });
 
   it('stops before any delete when the registry disables deletes, quoting its answer', async () => {

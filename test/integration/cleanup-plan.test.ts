@@ -127,14 +127,36 @@ describe('the cleanup plan over Postgres', function () {
     expect(plan.kept).to.equal(1 + 5 + 4 + 1);
   });
 
-  it("agrees with the cleanup bench's one-query SQL baseline", async () => {
-    for (const text of [POLICY, 'rules:\n  - repositories: ["**"]\n    keepUsedWithinDays: 2\n    keepNewest: 1\n', 'rules:\n  - repositories: ["**"]\n    keepNewest: 0\n']) {
+  const POLICIES = [POLICY, 'rules:\n  - repositories: ["**"]\n    keepUsedWithinDays: 2\n    keepNewest: 1\n', 'rules:\n  - repositories: ["**"]\n    keepNewest: 0\n'];
+  async function expectBaselineAgrees(): Promise<CleanupPlan[]> {
+    const plans: CleanupPlan[] = [];
+    for (const text of POLICIES) {
       const policy = parsePolicy(text, 'cleanup.yaml');
       const plan = await planCleanup(database.db, policy, { now: NOW });
       const baseline = await baselinePlan(database.db, policy, '2026-06-30');
       expect(baseline, text).to.deep.equal(plan.deletions.map((d) => ({
         repository: d.repository, digest: d.digest, rule: d.rule, tags: d.tags, lastPulled: d.lastPulled, lastChecked: d.lastChecked, freesBytes: d.freesBytes,
       })));
+      plans.push(plan);
+    }
+    return plans;
+  }
+
+  it("agrees with the cleanup bench's one-query SQL baseline", async () => {
+    await expectBaselineAgrees();
+  });
+
+  it('plans no untagged digest where a tag points to a manifest the catalog has not described, as the baseline', async () => {
+    // The catalog loses index 10's description (tag `multi` in ci/app): its platform 11 would look untagged.
+    const row = await database.db.selectFrom('registry_manifests').selectAll().where('digest', '=', sha(10)).executeTakeFirstOrThrow();
+    await database.db.deleteFrom('registry_manifests').where('digest', '=', sha(10)).execute();
+    try {
+      for (const plan of await expectBaselineAgrees()) {
+        expect(plan.deletions.filter((d) => d.repository === 'ci/app' && d.tags.length === 0)).to.deep.equal([]);
+        expect(plan.warnings.some((warning) => warning.startsWith('ci/app: ') && warning.includes('tag multi'))).to.equal(true);
+      }
+    } finally {
+      await database.db.insertInto('registry_manifests').values({ ...row, platforms: JSON.stringify(row.platforms), details: JSON.stringify(row.details) }).execute();
     }
   });
 

@@ -2,13 +2,14 @@
 // and records every action in the audit table.
 import { createHash } from 'node:crypto';
 import { digestWithRelatives, recordCleanupAction, usedSince, type CleanupAuditResult, type Executor } from '@staticreg/db';
-import { describeDeleteRefusal, RegistryDeleteRefused, RegistryError, type DeleteRefusal, type DeleteRights, type ManifestDeletion } from '@staticreg/registry';
+import { describeDeleteRefusal, RegistryDeleteRefused, RegistryError, type DeleteRefusal, type DeleteRights, type FetchedManifest, type ManifestDeletion } from '@staticreg/registry';
 import type { CleanupPlan, PlannedDeletion } from './plan.js';
 
 /** The registry calls apply makes (RegistryClient has them all). */
 export interface CleanupRegistry {
   listTags(repository: string): Promise<string[]>;
   manifestDigest(repository: string, tag: string): Promise<string | undefined>;
+  getManifest(repository: string, reference: string): Promise<FetchedManifest>;
   deleteManifest(repository: string, digest: string): Promise<ManifestDeletion>;
   probeDeleteRights(repository: string): Promise<DeleteRights>;
 }
@@ -63,7 +64,18 @@ export function planFingerprint(plan: CleanupPlan): string {
 
 const TAG_CHECKS_AT_ONCE = 8;
 
-/** The tags outside `planned` that point to `digest` now, read from the registry (a tag gone or moved does not). */
+/** The digests an index's JSON lists (`manifests[].digest`); [] for anything else. */
+function indexChildren(manifest: FetchedManifest): string[] {
+  const listed = manifest.json.manifests;
+  if (!Array.isArray(listed)) return [];
+  return listed.map((entry) => (typeof entry === 'object' && entry !== null ? (entry as { digest?: unknown }).digest : undefined)).filter((digest): digest is string => typeof digest === 'string');
+}
+
+/**
+ * The tags outside `planned` that need `deletion.digest` now, read from the registry (a tag gone or moved does
+ * not): a tag on the digest itself, and for an untagged digest also a tag on an index that lists it (the plan
+ * may not have known the index's platforms).
+ */
 async function otherTagsOn(registry: CleanupRegistry, deletion: PlannedDeletion): Promise<string[]> {
   let tags: string[];
   try {
@@ -75,13 +87,24 @@ async function otherTagsOn(registry: CleanupRegistry, deletion: PlannedDeletion)
   }
   const planned = new Set(deletion.tags);
   const others = tags.filter((tag) => !planned.has(tag));
+  const untagged = deletion.tags.length === 0;
+  const needing = async (tag: string): Promise<string | undefined> => {
+    if (!untagged) return (await registry.manifestDigest(deletion.repository, tag)) === deletion.digest ? tag : undefined;
+    let manifest: FetchedManifest;
+    try {
+      manifest = await registry.getManifest(deletion.repository, tag);
+    } catch (error) {
+      // Deleted between the listing and the read: it needs nothing.
+      if (error instanceof RegistryError && error.kind === 'not-found') return undefined;
+      throw error;
+    }
+    if (manifest.digest === deletion.digest) return tag;
+    return indexChildren(manifest).includes(deletion.digest) ? `${tag} (an index listing it)` : undefined;
+  };
   const sharing: string[] = [];
   for (let start = 0; start < others.length; start += TAG_CHECKS_AT_ONCE) {
     const batch = others.slice(start, start + TAG_CHECKS_AT_ONCE);
-    const digests = await Promise.all(batch.map((tag) => registry.manifestDigest(deletion.repository, tag)));
-    batch.forEach((tag, i) => {
-      if (digests[i] === deletion.digest) sharing.push(tag);
-    });
+    for (const found of await Promise.all(batch.map(needing))) if (found !== undefined) sharing.push(found);
   }
   return sharing;
 }
@@ -90,7 +113,8 @@ const pause = (ms: number): Promise<void> => (ms > 0 ? new Promise((resolve) => 
 
 /**
  * Applies `plan`: for each deletion, a use since plannedAt cancels it, a tag outside the planned ones that now
- * points to the digest refuses it (deleting a digest removes every tag on it), otherwise the manifest is deleted
+ * points to the digest (or, for an untagged digest, to an index listing it) refuses it (deleting a digest removes
+ * every tag on it), otherwise the manifest is deleted
  * by digest. A registry that refuses deletes (disabled, or no right) stops the run before anything is deleted.
  */
 export async function applyCleanup(db: Executor, registry: CleanupRegistry, plan: CleanupPlan, options: ApplyOptions): Promise<ApplyReport> {

@@ -187,6 +187,16 @@ describe('the cleanup decision', () => {
       });
     });
 
+    it('are all kept, with a warning, while a tag points to a manifest the catalog has not described', () => {
+      // Without the index's description its platform 11 looks untagged and unused: deleting it would break `latest`.
+      const result = plan(policyOf([{ repositories: ['r'], keepUsedWithinDays: 7 }]), [snapshot], []);
+      expect(gone(result)).to.deep.equal([]);
+      expect(result.warnings).to.deep.equal([
+        'r: 3 untagged digests kept: the catalog has not described the manifest of tag latest (it may be an index listing them); the next catalog crawl does',
+      ]);
+      expect(plan(policyOf([{ repositories: ['r'], keepUsedWithinDays: 7 }]), [snapshot], [index]).warnings).to.deep.equal([]);
+    });
+
     it('are not kept by keepNewest or keepTags', () => {
       const result = plan(policyOf([{ repositories: ['r'], keepNewest: 5, keepTags: ['**'] }]), [snapshot], [index]);
       expect(gone(result)).to.deep.equal(['r@20', 'r@21']);

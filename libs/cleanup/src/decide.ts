@@ -127,6 +127,7 @@ export class CleanupPlanner {
   private readonly excluded: NameMatcher;
   private readonly today: UtcDay;
   private readonly deletions: PlannedDeletion[] = [];
+  private readonly warnings: string[] = [];
   private readonly keptDigests = new Set<string>();
   private kept = 0;
 
@@ -167,8 +168,18 @@ export class CleanupPlanner {
     const platformOf = new Map<string, string[]>();
     const indexes = [...byDigest.keys(), ...use.keys()];
     for (const index of indexes) for (const child of children(index)) platformOf.set(child, [...(platformOf.get(child) ?? []), index]);
+    // A tagged manifest the catalog has not described may be an index whose platforms we cannot see: an
+    // "untagged" digest here may be one of them, so none is planned until the catalog describes every tag.
+    const undescribed = new Set([...byDigest.keys()].filter((digest) => this.manifestOf(digest) === undefined));
+    let keptUntagged = 0;
     for (const row of snapshot.use) {
       if (byDigest.has(row.digest) || platformOf.has(row.digest) || !DIGEST.test(row.digest)) continue;
+      if (undescribed.size > 0) {
+        keptUntagged += 1;
+        this.kept += 1;
+        this.keptDigests.add(row.digest);
+        continue;
+      }
       byDigest.set(row.digest, { digest: row.digest, tags: [], created: this.manifestOf(row.digest)?.created ?? null, lastPulled: null, lastChecked: null });
     }
     // An index's use covers its platforms and the reverse.
@@ -182,6 +193,13 @@ export class CleanupPlanner {
     }
 
     const compiled = this.compiledRuleFor(repository);
+    if (keptUntagged > 0 && compiled) {
+      const tags = snapshot.tags.filter((tag) => undescribed.has(tag.digest)).map((tag) => tag.tag).sort();
+      this.warnings.push(
+        `${repository}: ${keptUntagged} untagged digest${keptUntagged === 1 ? '' : 's'} kept: the catalog has not described the manifest of ` +
+          `tag${tags.length === 1 ? '' : 's'} ${tags.join(', ')} (it may be an index listing them); the next catalog crawl does`,
+      );
+    }
     const keep = (candidate: Candidate) => {
       this.kept += 1;
       this.keptDigests.add(candidate.digest);
@@ -242,6 +260,7 @@ export class CleanupPlanner {
       deletions: this.deletions,
       kept: this.kept,
       freesBytes: [...freed.values()].reduce((sum, size) => sum + size, 0),
+      warnings: this.warnings,
     };
   }
 }

@@ -33,6 +33,8 @@ export interface CleanupPlan {
   kept: number;
   /** Distinct blobs of all deletions that no kept image shares (a blob shared by two deletions counts once). */
   freesBytes: number;
+  /** What people should know before trusting the plan: digests kept for want of data, a short count history. */
+  warnings: string[];
 }
 
 export interface PlanOptions {

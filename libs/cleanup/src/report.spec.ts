@@ -5,7 +5,7 @@ import { planCsv, planJson, planSummary, planTable } from './report.js';
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 
 const plan = (deletions: CleanupPlan['deletions']): CleanupPlan => ({
-  plannedAt: '2026-06-30T12:00:00.000Z', policyFile: 'cleanup.yaml', deletions, kept: 7, freesBytes: 1_234_567,
+  plannedAt: '2026-06-30T12:00:00.000Z', policyFile: 'cleanup.yaml', deletions, kept: 7, freesBytes: 1_234_567, warnings: [],
 });
 
 const deletion: CleanupPlan['deletions'][number] = {

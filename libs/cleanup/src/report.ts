@@ -48,7 +48,7 @@ export function planTable(plan: CleanupPlan): string {
   const widths = TABLE_COLUMNS.map(([header], i) => Math.max(header.length, ...cells.map((row) => row[i]!.length)));
   const line = (row: readonly string[]) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ');
   const rows = plan.deletions.length > 0 ? [line(TABLE_COLUMNS.map(([header]) => header)), ...cells.map(line)] : [];
-  return [...rows, planSummary(plan)].join('\n') + '\n';
+  return [...rows, planSummary(plan), ...plan.warnings.map((warning) => `Warning: ${warning}`)].join('\n') + '\n';
 }
 
 export function planCsv(plan: CleanupPlan): string {

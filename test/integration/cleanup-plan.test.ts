@@ -121,7 +121,8 @@ describe('the cleanup plan over Postgres', function () {
     });
     // Image 2 is kept in ci/app, 4 in other/thing, 6 in apps/web; 8 is nobody else's: config (10 bytes) + a layer of 8.
     expect(plan.deletions.map((d) => d.freesBytes)).to.deep.equal([0, 0, 0, 0, 18]);
-    expect(plan).to.include({ plannedAt: NOW.toISOString(), policyFile: 'cleanup.yaml', freesBytes: 18 });
+    expect(plan).to.include({ policyFile: 'cleanup.yaml', freesBytes: 18 });
+    expect(plan.warnings).to.deep.equal([]);
     // Kept: base/os 1; ci/app 2, 3, 7, 10 (its platform 11 goes with it, not counted apart), 9; apps/web 1, 3, 5, 6;
     // other/thing 4. ci/other has counts but is not in the catalog: nothing is planned there.
     expect(plan.kept).to.equal(1 + 5 + 4 + 1);
@@ -163,7 +164,8 @@ describe('the cleanup plan over Postgres', function () {
   it('gives the same plan whatever the page size', async () => {
     const policy = parsePolicy(POLICY, 'cleanup.yaml');
     const whole = await planCleanup(database.db, policy, { now: NOW });
-    expect(await planCleanup(database.db, policy, { now: NOW, pageSize: 1 })).to.deep.equal(whole);
+    // plannedAt is the database's clock at each run; the rest must not differ.
+    expect({ ...(await planCleanup(database.db, policy, { now: NOW, pageSize: 1 })), plannedAt: whole.plannedAt }).to.deep.equal(whole);
   });
 
   it('reads the last day each digest was pulled and checked', async () => {
@@ -184,6 +186,24 @@ describe('the cleanup plan over Postgres', function () {
     expect(await usedSince(database.db, 'ci/app', [sha(10), sha(5)], before)).to.equal(true);
     expect(await usedSince(database.db, 'apps/web', [sha(5)], before)).to.equal(false);
     expect(await usedSince(database.db, 'ci/app', [], new Date(0))).to.equal(false);
+  });
+
+  it("takes plannedAt from the database, before any count a transaction still open could commit", async () => {
+    const policy = parsePolicy('rules:\n  - repositories: ["ci/*"]\n    keepUsedWithinDays: 1\n', 'cleanup.yaml');
+    // A worker's batch: its updated_at is its transaction's start, and it commits only after the plan has read.
+    let plan: CleanupPlan | undefined;
+    await database.db.transaction().execute(async (trx) => {
+      await addCounts(trx, 'pull', [{ pullDate: '2026-06-30', repository: 'ci/app', tag: 'dev', digest: sha(6), architecture: 'amd64', count: 1 }]);
+      plan = await database.db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only')
+        .execute((snapshot) => planCleanup(snapshot, policy, { now: new Date() }));
+    });
+    expect(plan!.deletions.map((d) => d.digest)).to.include(sha(6));
+    expect(await usedSince(database.db, 'ci/app', [sha(6)], new Date(plan!.plannedAt))).to.equal(true);
+    // With no transaction open, plannedAt is the database's now: not after it, and later than the batch above.
+    const quiet = await planCleanup(database.db, policy, { now: NOW });
+    const after = (await sql<{ now: Date }>`select now() as now`.execute(database.db)).rows[0]!.now;
+    expect(Date.parse(quiet.plannedAt)).to.be.within(Date.parse(plan!.plannedAt), after.getTime());
+    expect(await usedSince(database.db, 'ci/app', [sha(6)], new Date(quiet.plannedAt))).to.equal(false);
   });
 
   describe('the cleanup-plan command', () => {

@@ -27,7 +27,12 @@ runMain('cleanup-apply', async () => {
       process.exitCode = 1;
       return;
     }
-    const plan = await planCleanup(db, policy, { now: new Date() });
+    // One snapshot for every page, as cleanup-plan does; its plannedAt is when that snapshot was taken.
+    const plan = await db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .setAccessMode('read only')
+      .execute((trx) => planCleanup(trx, policy, { now: new Date() }));
     process.stdout.write(planTable(plan));
     if (!config.confirmed) {
       process.stderr.write('Not applied: cleanup apply deletes these manifests only when confirmed (--yes, or CONFIRM=yes with make).\n');

@@ -242,7 +242,7 @@ export class CleanupPlanner {
   }
 
   /** The plan: each deletion with the bytes of its blobs no kept image shares, and the distinct total. */
-  finish(): CleanupPlan {
+  finish(plannedAt: Date = this.now): CleanupPlan {
     const keptBlobs = new Set<string>();
     for (const digest of this.keptDigests) for (const blob of this.manifestOf(digest)?.blobs ?? []) keptBlobs.add(blob.digest);
     const freed = new Map<string, number>();
@@ -255,7 +255,7 @@ export class CleanupPlanner {
     }
     this.deletions.sort((a, b) => (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
     return {
-      plannedAt: this.now.toISOString(),
+      plannedAt: plannedAt.toISOString(),
       policyFile: this.policy.file,
       deletions: this.deletions,
       kept: this.kept,

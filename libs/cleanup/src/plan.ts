@@ -1,6 +1,6 @@
 // The cleanup plan: what a policy would delete from the registry, and why; the contract apply builds on.
 import type { Kysely, Transaction } from 'kysely';
-import { lastUseByDigest, manifestsForCleanup, repositoryNamesAfter, tagsOfRepositories, type Database } from '@staticreg/db';
+import { lastUseByDigest, manifestsForCleanup, planInstant, repositoryNamesAfter, tagsOfRepositories, type Database } from '@staticreg/db';
 import type { UtcDay } from '@staticreg/events';
 import { CleanupPlanner, type CatalogManifest, type CatalogTag, type DigestUse } from './decide.js';
 import type { CleanupPolicy } from './policy.js';
@@ -25,7 +25,10 @@ export interface PlannedDeletion {
 }
 
 export interface CleanupPlan {
-  /** When the plan was computed (ISO instant): apply cancels a deletion used after this. */
+  /**
+   * When the plan read the counts (ISO instant, the database's clock, moved back to the oldest transaction open
+   * then): apply cancels a deletion whose use was counted at or after it.
+   */
   plannedAt: string;
   policyFile: string;
   deletions: PlannedDeletion[];
@@ -38,7 +41,7 @@ export interface CleanupPlan {
 }
 
 export interface PlanOptions {
-  /** The instant the plan is computed for: "today" and "used within N days" count from its UTC day. */
+  /** The day the plan is computed for: "today" and "used within N days" count from its UTC day (plannedAt is the database's). */
   now: Date;
   /** Repositories read per round trip (memory holds one page of tags and use at a time, plus the plan). */
   pageSize?: number;
@@ -47,13 +50,16 @@ export interface PlanOptions {
 /**
  * Reads the catalog and the use from Postgres, a page of repositories at a time, and decides under `policy`
  * what would go. Every repository is read, excluded or not: its kept images keep their blobs. Pass a
- * repeatable-read transaction for one snapshot across the pages.
+ * repeatable-read transaction for one snapshot across the pages. plannedAt is read from the database before
+ * anything else, so every count the plan could not see was written at or after it.
  */
 export async function planCleanup(
   db: Kysely<Database> | Transaction<Database>,
   policy: CleanupPolicy,
   options: PlanOptions,
 ): Promise<CleanupPlan> {
+  // First statement: in a repeatable-read transaction it also takes the snapshot, after this instant.
+  const plannedAt = await planInstant(db);
   const manifests = new Map<string, CatalogManifest | null>();
   const planner = new CleanupPlanner(policy, options.now, (digest) => manifests.get(digest) ?? undefined);
   const describe = async (digests: Iterable<string>) => {
@@ -84,5 +90,5 @@ export async function planCleanup(
     for (const row of use) snapshots.get(row.repository)?.use.push({ digest: row.digest, lastPulled: row.lastPulled, lastChecked: row.lastChecked });
     for (const snapshot of snapshots.values()) planner.addRepository(snapshot);
   }
-  return planner.finish();
+  return planner.finish(plannedAt);
 }

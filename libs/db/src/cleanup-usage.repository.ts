@@ -44,8 +44,24 @@ export async function lastUseByDigest(db: Executor, options: { repositories?: re
 }
 
 /**
- * Whether any of `digests` (a digest with its index and platforms) was pulled or checked in `repository` after
- * `since`: apply's last look before a delete. updated_at is a UTC TIMESTAMP and moves whenever a count grows.
+ * The instant a plan read now: the database's now(), or the start of the oldest transaction still open in this
+ * database if earlier, truncated to the millisecond. A count row's updated_at is its writer transaction's start
+ * (now()), and a writer still open when the plan reads commits counts the plan cannot see: starting the re-check
+ * from its start catches them. Client sessions only: an autovacuum running for an hour writes no counts. Needs the same role as the writers (or pg_read_all_stats) to see their xact_start.
+ */
+export async function planInstant(db: Executor): Promise<Date> {
+  const { rows } = await sql<{ instant: Date }>`
+    select date_trunc('milliseconds', least(now(), (
+      select min(xact_start) from pg_stat_activity
+      where datname = current_database() and pid <> pg_backend_pid() and xact_start is not null
+        and backend_type = 'client backend'))) as instant`.execute(db);
+  return rows[0]!.instant;
+}
+
+/**
+ * Whether any of `digests` (a digest with its index and platforms) was pulled or checked in `repository` at or
+ * after `since` (planInstant): apply's last look before a delete. updated_at is a UTC TIMESTAMP set to now() of
+ * the transaction that grew the count.
  */
 export async function usedSince(db: Executor, repository: string, digests: readonly string[], since: Date): Promise<boolean> {
   if (digests.length === 0) return false;
@@ -53,10 +69,10 @@ export async function usedSince(db: Executor, repository: string, digests: reado
   const inDigests = sql<string>`any(${digests}::text[])`;
   const [pull, check] = await Promise.all([
     db.selectFrom('container_pull_metrics').select('id')
-      .where('repo_name', '=', repository).where('digest', '=', inDigests).where('updated_at', '>', after)
+      .where('repo_name', '=', repository).where('digest', '=', inDigests).where('updated_at', '>=', after)
       .limit(1).executeTakeFirst(),
     db.selectFrom('container_pull_checks').select('id')
-      .where('repo_name', '=', repository).where('digest', '=', inDigests).where('updated_at', '>', after)
+      .where('repo_name', '=', repository).where('digest', '=', inDigests).where('updated_at', '>=', after)
       .limit(1).executeTakeFirst(),
   ]);
   return pull !== undefined || check !== undefined;

@@ -82,10 +82,10 @@ export function baselineQuery(policy: CleanupPolicy, today: string): RawBuilder<
         and not exists (select 1 from tagged t left join registry_manifests m using (digest) where t.repository = u.repository and m.digest is null)
     ),
     candidates as (
-      select t.repository, t.digest, t.tags, coalesce(t.created, m.created) as created, t.by_tag, t.by_newest
+      select t.repository, t.digest, t.tags, coalesce(t.created, m.created) as created, m.described_at as seen_at, t.by_tag, t.by_newest
       from tagged t left join registry_manifests m using (digest)
       union all
-      select u.repository, u.digest, '{}'::text[], m.created, false, false from untagged u left join registry_manifests m using (digest)
+      select u.repository, u.digest, '{}'::text[], m.created, m.described_at, false, false from untagged u left join registry_manifests m using (digest)
     ),
     -- Each candidate's own use, its platforms' and the indexes' (seen in its repository) that list it.
     related as (
@@ -106,7 +106,8 @@ export function baselineQuery(policy: CleanupPolicy, today: string): RawBuilder<
           or coalesce(greatest(ru.pulled, ru.checked) >= ${today}::date - (p.used_days - 1), false)
           or coalesce(p.grace is not null and ru.pulled is null and ru.checked is null and (
             (c.created is null and p.grace > 0)
-            or (c.created is not null and ${today}::date - (c.created at time zone 'utc')::date < p.grace)), false)
+            or (c.created is not null and ${today}::date
+              - greatest((c.created at time zone 'utc')::date, (c.seen_at at time zone 'utc')::date) < p.grace)), false)
         ) as goes
       from candidates c join repos p using (repository) left join related_use ru using (repository, digest)
     ),

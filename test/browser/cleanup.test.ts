@@ -21,6 +21,8 @@ const POLICY = `rules:
   - name: unused
     repositories: ["shop/**"]
     keepUsedWithinDays: 30
+    # The images are pushed by the test: without this their 30-day grace from first sighting would keep them.
+    unusedGraceDays: 0
     keepTags: ["stable"]
 `;
 

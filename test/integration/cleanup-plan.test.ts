@@ -85,6 +85,8 @@ describe('the cleanup plan over Postgres', function () {
     ], images, 2_000);
     await store.saveRepository('other/thing', [['x', sha(4)]], images, 2_000);
     await store.putDetails(image(8, '2026-01-01T00:00:00Z')); // only ever pulled by digest in ci/app
+    // The catalog saw these images long before NOW (it stamps described_at with the real clock).
+    await database.db.updateTable('registry_manifests').set({ described_at: new Date('2026-01-15T00:00:00Z') }).execute();
     const count = (day: string, repository: string, tag: string, n: number) => ({ pullDate: day, repository, tag, digest: sha(n), architecture: 'amd64', count: 1 });
     await database.db.transaction().execute(async (trx) => {
       await addCounts(trx, 'pull', [
@@ -158,6 +160,17 @@ describe('the cleanup plan over Postgres', function () {
       }
     } finally {
       await database.db.insertInto('registry_manifests').values({ ...row, platforms: JSON.stringify(row.platforms), details: JSON.stringify(row.details) }).execute();
+    }
+  });
+
+  it('starts the grace of a never-used image when the catalog first described it', async () => {
+    const seen = (at: string) => database.db.updateTable('registry_manifests').set({ described_at: new Date(at) }).where('digest', '=', sha(6)).execute();
+    await seen('2026-06-28T00:00:00Z'); // image 6 claims 2026-06-01 but was first seen two days ago: within the 14-day grace
+    try {
+      const plan = await planCleanup(database.db, parsePolicy(POLICY, 'cleanup.yaml'), { now: NOW });
+      expect(deletions(plan)).not.to.include('ci/app 6 [forgotten]');
+    } finally {
+      await seen('2026-01-15T00:00:00Z');
     }
   });
 

@@ -150,6 +150,25 @@ describe('the cleanup decision', () => {
     );
   });
 
+  it('starts the grace of a never-used image when the catalog first saw it, if later than its creation', () => {
+    // Reproducible builds stamp `created` with 1970 or a fixed date: the first sighting bounds the push.
+    const stamped = (n: number, firstSeen: string): CatalogManifest => ({ ...image(n, '1970-01-01T00:00:00Z'), firstSeen });
+    const tags = [
+      { tag: 'pushed-today', digest: digest(1), created: '1970-01-01T00:00:00Z' },
+      { tag: 'pushed-long-ago', digest: digest(2), created: '1970-01-01T00:00:00Z' },
+    ];
+    const result = plan(
+      policyOf([{ repositories: ['r'], keepUsedWithinDays: 1, unusedGraceDays: 7 }]),
+      [{ repository: 'r', tags, use: [] }],
+      [stamped(1, '2026-06-30T08:00:00Z'), stamped(2, '2026-06-01T08:00:00Z')],
+    );
+    expect(gone(result)).to.deep.equal(['r@2']);
+    expect(result.deletions[0]?.reason).to.equal(
+      'not pulled or checked since 2026-06-30 (keep: used within 1 days); never used, created 1970-01-01, first seen 2026-06-01 (grace 7 days)',
+    );
+    expect(result.deletions[0]?.created).to.equal('1970-01-01T00:00:00Z');
+  });
+
   it('never plans a digest a kept tag points to, nor a platform of a kept index', () => {
     const index: CatalogManifest = { digest: digest(10), kind: 'index', created: null, children: [digest(11)], blobs: [blob(11, 10)] };
     const tags = [

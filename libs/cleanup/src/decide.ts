@@ -17,6 +17,8 @@ export interface CatalogManifest {
   digest: string;
   kind: 'image' | 'index';
   created: string | null;
+  /** ISO instant the catalog first described it (registry_manifests.described_at): a lower bound of its push. */
+  firstSeen?: string | null;
   /** An index's platform manifests (and attestations); [] for an image. */
   children: string[];
   /** Config and layer blobs: an image's own, or every image's of an index. */
@@ -51,6 +53,8 @@ interface Candidate {
   digest: string;
   tags: string[];
   created: string | null;
+  /** Where the grace of an image never used starts: the later of its creation and the catalog's first sighting. */
+  graceFrom: UtcDay | null;
   lastPulled: UtcDay | null;
   lastChecked: UtcDay | null;
 }
@@ -59,6 +63,23 @@ function later(a: UtcDay | null, b: UtcDay | null): UtcDay | null {
   if (a === null) return b;
   if (b === null) return a;
   return a > b ? a : b;
+}
+
+/**
+ * The later of an image's creation and the catalog's first sighting of it: `created` alone cannot be trusted
+ * (reproducible builds stamp 1970 or a fixed date), and the catalog describes a manifest only after it was pushed.
+ */
+function graceStart(created: string | null, manifest: CatalogManifest | undefined): UtcDay | null {
+  if (created === null) return null;
+  const createdDay = utcDayOf(Date.parse(created));
+  const seen = manifest?.firstSeen;
+  return seen ? later(createdDay, utcDayOf(Date.parse(seen))) : createdDay;
+}
+
+/** "created D" or "created D, first seen E" when the catalog saw it later than its stamp. */
+function neverUsedSince(candidate: Candidate): string {
+  const created = candidate.created === null ? null : utcDayOf(Date.parse(candidate.created));
+  return created === candidate.graceFrom ? `created ${created}` : `created ${created ?? 'unknown'}, first seen ${candidate.graceFrom}`;
 }
 
 /** Why a candidate stays, or undefined when the rule lets it go. */
@@ -78,9 +99,8 @@ function keepReason(rule: CompiledRule, candidate: Candidate, newest: ReadonlySe
   }
   if (unusedGraceDays !== undefined && lastUsed === null) {
     // Age unknown: only a grace of 0 (none) lets it go.
-    if (candidate.created === null) return unusedGraceDays > 0 ? 'never used, creation unknown' : undefined;
-    const created = utcDayOf(Date.parse(candidate.created));
-    if (daysBetween(created, today) < unusedGraceDays) return `never used, created ${created} (grace ${unusedGraceDays} days)`;
+    if (candidate.graceFrom === null) return unusedGraceDays > 0 ? 'never used, creation unknown' : undefined;
+    if (daysBetween(candidate.graceFrom, today) < unusedGraceDays) return `never used, ${neverUsedSince(candidate)} (grace ${unusedGraceDays} days)`;
   }
   return undefined;
 }
@@ -96,8 +116,8 @@ function deletionReason(rule: CleanupRule, candidate: Candidate, today: UtcDay):
   }
   if (candidate.tags.length > 0 && rule.keepNewest !== undefined) parts.push(`not among the ${rule.keepNewest} newest tags`);
   if (candidate.tags.length > 0 && rule.keepTags.length > 0) parts.push(`no tag matches ${rule.keepTags.join(', ')}`);
-  if (rule.unusedGraceDays !== undefined && lastUsed === null && candidate.created !== null) {
-    parts.push(`never used, created ${utcDayOf(Date.parse(candidate.created))} (grace ${rule.unusedGraceDays} days)`);
+  if (rule.unusedGraceDays !== undefined && lastUsed === null && candidate.graceFrom !== null) {
+    parts.push(`never used, ${neverUsedSince(candidate)} (grace ${rule.unusedGraceDays} days)`);
   }
   if (parts.length === 0) parts.push('the rule keeps nothing here');
   if (parts.length === 1 && candidate.tags.length === 0) parts.push('only use and the grace period keep an untagged digest');
@@ -158,8 +178,9 @@ export class CleanupPlanner {
     for (const tag of snapshot.tags) {
       let candidate = byDigest.get(tag.digest);
       if (!candidate) {
-        const created = tag.created ?? this.manifestOf(tag.digest)?.created ?? null;
-        byDigest.set(tag.digest, (candidate = { digest: tag.digest, tags: [], created, lastPulled: null, lastChecked: null }));
+        const manifest = this.manifestOf(tag.digest);
+        const created = tag.created ?? manifest?.created ?? null;
+        byDigest.set(tag.digest, (candidate = { digest: tag.digest, tags: [], created, graceFrom: graceStart(created, manifest), lastPulled: null, lastChecked: null }));
       }
       candidate.tags.push(tag.tag);
     }
@@ -180,7 +201,9 @@ export class CleanupPlanner {
         this.keptDigests.add(row.digest);
         continue;
       }
-      byDigest.set(row.digest, { digest: row.digest, tags: [], created: this.manifestOf(row.digest)?.created ?? null, lastPulled: null, lastChecked: null });
+      const manifest = this.manifestOf(row.digest);
+      const created = manifest?.created ?? null;
+      byDigest.set(row.digest, { digest: row.digest, tags: [], created, graceFrom: graceStart(created, manifest), lastPulled: null, lastChecked: null });
     }
     // An index's use covers its platforms and the reverse.
     for (const candidate of byDigest.values()) {

@@ -72,6 +72,7 @@ export async function planCleanup(
         digest: row.digest,
         kind: row.kind,
         created: row.created?.toISOString() ?? null,
+        firstSeen: row.firstSeen.toISOString(),
         children: row.children,
         blobs: row.blobs.map((blob) => ({ digest: blob.digest, size: Number(blob.size) || 0 })),
       });

@@ -19,6 +19,8 @@ export interface CleanupManifestRow {
   digest: string;
   kind: 'image' | 'index';
   created: Date | null;
+  /** When the catalog first described it (kept on later crawls): the manifest was pushed before. */
+  firstSeen: Date;
   /** An index's children digests; [] for an image. */
   children: string[];
   /** An image's config and layers; an index's images' configs and layers (from the children it could read). */
@@ -50,6 +52,7 @@ export async function manifestsForCleanup(db: Executor, digests: readonly string
       'digest',
       'kind',
       'created',
+      'described_at as firstSeen',
       sql<string[]>`jsonb_path_query_array(details, '$.children[*].digest')`.as('children'),
       sql<BlobRow[]>`case when kind = 'index'
         then jsonb_path_query_array(details, '$.images[*].configDescriptor ? (@.digest != "")')

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { applyCleanup, CleanupNotConfirmed, type CleanupPlan, type PlannedDeletion } from '@staticreg/cleanup';
+import { applyCleanup, CleanupNotConfirmed, type CleanupPlan, type CleanupRegistry, type PlannedDeletion } from '@staticreg/cleanup';
 import { listCleanupAudit } from '@staticreg/db';
 import { RegistryClient } from '@staticreg/registry';
 import { writeOciLayout } from '../support/oci-layout.js';
@@ -110,6 +110,28 @@ describe('cleanup apply (docker-registry 2.8.2, Postgres)', function () {
     const report = await applyCleanup(database.db, client, planOf(new Date(), [deletion('team/multi', amd64.root.digest, [])]), { actor: 'ops', confirmed: true, intervalMs: 0 });
     expect(report.actions.map((action) => [action.result, action.detail])).to.deep.equal([['skipped', 'a kept tag now points to it: multi (an index listing it)']]);
     expect((await client.getManifest('team/multi', amd64.root.digest)).digest).to.equal(amd64.root.digest);
+  });
+
+  it('reads use last, after the tag check: a pull counted while the tags are read cancels the delete', async () => {
+    const { registry, client } = await registryWith('order', true);
+    const digest = await push(registry, 'team/order', ['busy'], 'busy');
+    // The real client, with a pull counted while apply lists the repository's tags (a slow check of many tags).
+    const pullDuringTagCheck: CleanupRegistry = {
+      listTags: async (repository) => {
+        await database.db.insertInto('container_pull_metrics')
+          .values({ pull_date: '2026-01-02', repo_name: 'team/order', tag: 'busy', digest, architecture: 'amd64', pull_count: 1 })
+          .execute();
+        return client.listTags(repository);
+      },
+      manifestDigest: (repository, tag) => client.manifestDigest(repository, tag),
+      getManifest: (repository, reference) => client.getManifest(repository, reference),
+      deleteManifest: (repository, reference) => client.deleteManifest(repository, reference),
+      probeDeleteRights: (repository) => client.probeDeleteRights(repository),
+    };
+    const plannedAt = (await database.db.selectNoFrom((eb) => eb.fn<Date>('now').as('now')).executeTakeFirstOrThrow()).now;
+    const report = await applyCleanup(database.db, pullDuringTagCheck, planOf(plannedAt, [deletion('team/order', digest, ['busy'])]), { actor: 'ops', confirmed: true, intervalMs: 0 });
+    expect(report.actions.map((action) => [action.result, action.detail])).to.deep.equal([['skipped', 'used since the plan']]);
+    expect(await client.manifestDigest('team/order', 'busy')).to.equal(digest);
   });
 
   it('stops before any delete when the registry disables deletes, quoting its answer', async () => {

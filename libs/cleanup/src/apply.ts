@@ -112,9 +112,9 @@ async function otherTagsOn(registry: CleanupRegistry, deletion: PlannedDeletion)
 const pause = (ms: number): Promise<void> => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
 
 /**
- * Applies `plan`: for each deletion, a use since plannedAt cancels it, a tag outside the planned ones that now
- * points to the digest (or, for an untagged digest, to an index listing it) refuses it (deleting a digest removes
- * every tag on it), otherwise the manifest is deleted
+ * Applies `plan`: for each deletion, a tag outside the planned ones that now points to the digest (or, for an
+ * untagged digest, to an index listing it) refuses it (deleting a digest removes every tag on it), then a use
+ * since plannedAt cancels it (read last, just before the delete), otherwise the manifest is deleted
  * by digest. A registry that refuses deletes (disabled, or no right) stops the run before anything is deleted.
  */
 export async function applyCleanup(db: Executor, registry: CleanupRegistry, plan: CleanupPlan, options: ApplyOptions): Promise<ApplyReport> {
@@ -157,14 +157,15 @@ export async function applyCleanup(db: Executor, registry: CleanupRegistry, plan
     // The pause comes before the re-checks, so that they are as fresh as possible when the delete goes out.
     if (deletesSent > 0) await pause(options.intervalMs);
     try {
-      const relatives = await digestWithRelatives(db, deletion.repository, deletion.digest);
-      if (await usedSince(db, deletion.repository, relatives, plannedAt)) {
-        await record(deletion, 'delete', 'skipped', 'used since the plan');
-        continue;
-      }
+      // The tag check first: it may read thousands of tags, and must not sit between the use check and the delete.
       const sharing = await otherTagsOn(registry, deletion);
       if (sharing.length > 0) {
         await record(deletion, 'delete', 'skipped', `a kept tag now points to it: ${sharing.join(', ')}`);
+        continue;
+      }
+      const relatives = await digestWithRelatives(db, deletion.repository, deletion.digest);
+      if (await usedSince(db, deletion.repository, relatives, plannedAt)) {
+        await record(deletion, 'delete', 'skipped', 'used since the plan');
         continue;
       }
       deletesSent += 1;

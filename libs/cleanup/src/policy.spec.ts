@@ -64,6 +64,9 @@ describe('the cleanup policy file', () => {
     { what: 'an empty pattern', text: 'rules:\n  - repositories: [a]\n    keepTags:\n      - latest\n      - ""\n', line: 5, field: 'rules[0].keepTags[1]', message: /non-empty pattern/ },
     { what: 'an empty exclude pattern', text: 'exclude: ["  "]\nrules:\n  - repositories: [a]\n    keepNewest: 1\n', line: 1, field: 'exclude[0]', message: /non-empty pattern/ },
     { what: 'a rule that keeps nothing', text: 'rules:\n  - repositories: [a]\n    keepNewest: 1\n  - name: all\n    repositories: [b]\n', line: 4, field: 'rules[1]', message: /keeps nothing/ },
+    { what: 'a rule whose only keep is keepTags: []', text: 'rules:\n  - repositories: [a]\n    keepTags: []\n', line: 3, field: 'rules[0].keepTags', message: /keepTags: \[\] keeps no tag, so the rule keeps nothing/ },
+    { what: 'a rule whose only keep is unusedGraceDays: 0', text: 'rules:\n  - repositories: [a]\n    unusedGraceDays: 0\n', line: 3, field: 'rules[0].unusedGraceDays', message: /unusedGraceDays: 0 keeps no image/ },
+    { what: 'a rule with keepTags: [] and unusedGraceDays: 0', text: 'rules:\n  - repositories: [a]\n    keepTags: []\n    unusedGraceDays: 0\n', line: 3, field: 'rules[0].keepTags', message: /keeps nothing/ },
     { what: 'two rules with one name', text: 'rules:\n  - name: a\n    repositories: [a]\n    keepNewest: 1\n  - name: a\n    repositories: [b]\n    keepNewest: 1\n', line: 5, field: 'rules[1].name', message: /already the name of rules\[0\]/ },
     { what: 'a key written twice', text: 'rules:\n  - repositories: [a]\n    keepNewest: 1\n    keepNewest: 2\n', line: 4, field: '(syntax)', message: /unique/i },
   ];
@@ -75,6 +78,12 @@ describe('the cleanup policy file', () => {
       expect(error.message).to.contain(`policy.yaml:${line}: ${field}: `);
     });
   }
+
+  it('accepts keepNewest: 0 as the written choice to delete everything a rule matches, and a grace of 0 beside a use window', () => {
+    expect(parsePolicy('rules:\n  - repositories: [a]\n    keepNewest: 0\n', 'policy.yaml').rules[0]).to.include({ keepNewest: 0 });
+    expect(parsePolicy('rules:\n  - repositories: [a]\n    keepNewest: 0\n    keepTags: []\n', 'policy.yaml').rules[0]?.keepTags).to.deep.equal([]);
+    expect(parsePolicy('rules:\n  - repositories: [a]\n    keepUsedWithinDays: 7\n    unusedGraceDays: 0\n', 'policy.yaml').rules[0]).to.include({ unusedGraceDays: 0 });
+  });
 
   it('reports every problem, in line order', () => {
     const error = errorOf('rules:\n  - repositories: []\n    keepNewest: -2\n    color: red\n');

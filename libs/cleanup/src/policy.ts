@@ -56,11 +56,19 @@ const ruleSchema = z
     keepTags: z.array(pattern).optional(),
     unusedGraceDays: days(0).optional(),
   })
-  .refine(
-    (rule) => rule.keepUsedWithinDays !== undefined || rule.keepNewest !== undefined || rule.keepTags !== undefined || rule.unusedGraceDays !== undefined,
-    // A rule that keeps nothing deletes every image it matches; make that a written choice, not a typo.
-    'keeps nothing: give at least one of keepUsedWithinDays, keepNewest, keepTags, unusedGraceDays (keepNewest: 0 to delete all it matches)',
-  );
+  .superRefine((rule, context) => {
+    // keepTags: [] keeps no tag and a grace of 0 days keeps no image: alone, like no keep field at all, they keep
+    // nothing. A rule that keeps nothing deletes every image it matches; make that a written choice, not a typo.
+    const keeps = rule.keepUsedWithinDays !== undefined || rule.keepNewest !== undefined || (rule.keepTags?.length ?? 0) > 0 || (rule.unusedGraceDays ?? 0) > 0;
+    if (keeps) return;
+    const field = rule.keepTags !== undefined ? 'keepTags' : rule.unusedGraceDays !== undefined ? 'unusedGraceDays' : undefined;
+    const why = field === 'keepTags' ? 'keepTags: [] keeps no tag, so the rule keeps nothing' : field === 'unusedGraceDays' ? 'unusedGraceDays: 0 keeps no image, so the rule keeps nothing' : 'keeps nothing';
+    context.addIssue({
+      code: 'custom',
+      path: field ? [field] : [],
+      message: `${why}: give at least one of keepUsedWithinDays, keepNewest, keepTags (a pattern), unusedGraceDays (1 or more) (keepNewest: 0 to delete all it matches)`,
+    });
+  });
 
 const policySchema = z.strictObject({
   exclude: z.array(pattern).optional(),

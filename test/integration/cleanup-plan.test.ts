@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { PostgresCatalogStore, describeIndex, type ImageDetails } from '@staticreg/catalog';
-import { planCleanup, parsePolicy, type CleanupPlan } from '@staticreg/cleanup';
+import { planCleanup, planJson, planTable, parsePolicy, type CleanupPlan } from '@staticreg/cleanup';
 import { addCounts, lastUseByDigest, usedSince } from '@staticreg/db';
 import { baselinePlan } from '../../bench/cleanup/baseline.js';
 import { REPO_ROOT } from '../support/processes.js';
@@ -172,6 +172,21 @@ describe('the cleanup plan over Postgres', function () {
     } finally {
       await seen('2026-01-15T00:00:00Z');
     }
+  });
+
+  it('warns, in the table and the JSON, when a use window reaches before the first counted day', async () => {
+    // The fixture's counts start on 2026-06-01; ci-by-use's 14 days start on 2026-06-17.
+    expect((await planCleanup(database.db, parsePolicy(POLICY, 'cleanup.yaml'), { now: NOW })).warnings).to.deep.equal([]);
+    const long = parsePolicy('rules:\n  - name: long\n    repositories: ["ci/*"]\n    keepUsedWithinDays: 60\n', 'cleanup.yaml');
+    const plan = await planCleanup(database.db, long, { now: NOW });
+    expect(plan.warnings).to.deep.equal([
+      'rule long: keepUsedWithinDays 60 reaches back to 2026-05-02, but the count tables start on 2026-06-01: an image used only before then looks never used',
+    ]);
+    expect((await planCleanup(database.db, parsePolicy(POLICY, 'cleanup.yaml'), { now: NOW, retentionDays: 10 })).warnings).to.deep.equal([
+      'rule ci-by-use: keepUsedWithinDays 14 reaches back to 2026-06-17, but STATICREG_RETENTION_DAYS=10 keeps counts from 2026-06-21: an image used only before then looks never used',
+    ]);
+    expect(planTable(plan)).to.include('\nWarning: rule long: keepUsedWithinDays 60');
+    expect(JSON.parse(planJson(plan)).warnings).to.deep.equal(plan.warnings);
   });
 
   it('gives the same plan whatever the page size', async () => {

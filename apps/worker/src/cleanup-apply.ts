@@ -32,7 +32,7 @@ runMain('cleanup-apply', async () => {
       .transaction()
       .setIsolationLevel('repeatable read')
       .setAccessMode('read only')
-      .execute((trx) => planCleanup(trx, policy, { now: new Date() }));
+      .execute((trx) => planCleanup(trx, policy, { now: new Date(), retentionDays: config.retentionDays }));
     process.stdout.write(planTable(plan));
     if (!config.confirmed) {
       process.stderr.write('Not applied: cleanup apply deletes these manifests only when confirmed (--yes, or CONFIRM=yes with make).\n');

@@ -31,7 +31,7 @@ runMain('cleanup-plan', async () => {
       .transaction()
       .setIsolationLevel('repeatable read')
       .setAccessMode('read only')
-      .execute((trx) => planCleanup(trx, policy, { now: new Date() }));
+      .execute((trx) => planCleanup(trx, policy, { now: new Date(), retentionDays: config.retentionDays }));
     process.stdout.write(FORMATTERS[config.format](plan));
   } finally {
     await db.destroy();

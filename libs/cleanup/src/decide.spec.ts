@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { decideCleanup, type CatalogManifest, type RepositorySnapshot } from './decide.js';
+import { decideCleanup, shortHistoryWarnings, type CatalogManifest, type RepositorySnapshot } from './decide.js';
 import { globToRegExp, isSemanticVersion, tagPatternMatcher } from './patterns.js';
 import type { CleanupPlan } from './plan.js';
 import type { CleanupPolicy, CleanupRule } from './policy.js';
@@ -221,6 +221,25 @@ describe('the cleanup decision', () => {
       expect(gone(result)).to.deep.equal(['r@20', 'r@21']);
       expect(result.deletions[0]?.reason).to.equal('untagged; only use and the grace period keep an untagged digest');
     });
+  });
+
+  it('warns when a use window reaches before the count history or the retention', () => {
+    const policy = policyOf([
+      { name: 'short', repositories: ['a'], keepUsedWithinDays: 7 }, // from 2026-06-24
+      { name: 'long', repositories: ['b'], keepUsedWithinDays: 60 }, // from 2026-05-02
+      { name: 'by-tag', repositories: ['c'], keepNewest: 1 },
+    ]);
+    expect(shortHistoryWarnings(policy, NOW, '2026-04-01')).to.deep.equal([]);
+    expect(shortHistoryWarnings(policy, NOW, '2026-06-01')).to.deep.equal([
+      'rule long: keepUsedWithinDays 60 reaches back to 2026-05-02, but the count tables start on 2026-06-01: an image used only before then looks never used',
+    ]);
+    expect(shortHistoryWarnings(policy, NOW, '2026-04-01', 30)).to.deep.equal([
+      'rule long: keepUsedWithinDays 60 reaches back to 2026-05-02, but STATICREG_RETENTION_DAYS=30 keeps counts from 2026-06-01: an image used only before then looks never used',
+    ]);
+    expect(shortHistoryWarnings(policy, NOW, null)).to.deep.equal([
+      'rule short: the count tables are empty, so every image it matches looks never used',
+      'rule long: the count tables are empty, so every image it matches looks never used',
+    ]);
   });
 
   it('counts as freed the blobs no kept image shares, each blob once in the total', () => {

@@ -139,6 +139,31 @@ function newestTags(tags: readonly CatalogTag[], count: number | undefined): Set
 }
 
 /**
+ * Warnings for rules whose use window reaches before the use history: the first day the count tables hold, or
+ * the first day STATICREG_RETENTION_DAYS keeps when that is later. An image used only before it looks never used.
+ */
+export function shortHistoryWarnings(policy: CleanupPolicy, now: Date, firstCounted: UtcDay | null, retentionDays?: number): string[] {
+  const today = utcDayOf(now);
+  const retained = retentionDays === undefined ? null : firstDayOfLast(retentionDays, today);
+  const historyFrom = later(firstCounted, retained);
+  const warnings: string[] = [];
+  for (const rule of policy.rules) {
+    if (rule.keepUsedWithinDays === undefined) continue;
+    const since = firstDayOfLast(rule.keepUsedWithinDays, today);
+    if (firstCounted === null) {
+      warnings.push(`rule ${rule.name}: the count tables are empty, so every image it matches looks never used`);
+    } else if (historyFrom !== null && since < historyFrom) {
+      const source = historyFrom === retained && retained !== firstCounted ? `STATICREG_RETENTION_DAYS=${retentionDays} keeps counts from` : 'the count tables start on';
+      warnings.push(
+        `rule ${rule.name}: keepUsedWithinDays ${rule.keepUsedWithinDays} reaches back to ${since}, but ${source} ${historyFrom}: ` +
+          `an image used only before then looks never used`,
+      );
+    }
+  }
+  return warnings;
+}
+
+/**
  * Builds a plan one repository at a time, so a caller can page through a large catalog; the space freed is
  * settled in finish(), once every kept image of the registry is known (blobs are shared across repositories).
  */

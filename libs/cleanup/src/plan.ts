@@ -1,8 +1,8 @@
 // The cleanup plan: what a policy would delete from the registry, and why; the contract apply builds on.
 import type { Kysely, Transaction } from 'kysely';
-import { lastUseByDigest, manifestsForCleanup, planInstant, repositoryNamesAfter, tagsOfRepositories, type Database } from '@staticreg/db';
+import { firstCountedDay, lastUseByDigest, manifestsForCleanup, planInstant, repositoryNamesAfter, tagsOfRepositories, type Database } from '@staticreg/db';
 import type { UtcDay } from '@staticreg/events';
-import { CleanupPlanner, type CatalogManifest, type CatalogTag, type DigestUse } from './decide.js';
+import { CleanupPlanner, shortHistoryWarnings, type CatalogManifest, type CatalogTag, type DigestUse } from './decide.js';
 import type { CleanupPolicy } from './policy.js';
 
 export interface PlannedDeletion {
@@ -43,6 +43,8 @@ export interface CleanupPlan {
 export interface PlanOptions {
   /** The day the plan is computed for: "today" and "used within N days" count from its UTC day (plannedAt is the database's). */
   now: Date;
+  /** STATICREG_RETENTION_DAYS when set: the count history is no longer than this, whatever the tables hold now. */
+  retentionDays?: number;
   /** Repositories read per round trip (memory holds one page of tags and use at a time, plus the plan). */
   pageSize?: number;
 }
@@ -91,5 +93,7 @@ export async function planCleanup(
     for (const row of use) snapshots.get(row.repository)?.use.push({ digest: row.digest, lastPulled: row.lastPulled, lastChecked: row.lastChecked });
     for (const snapshot of snapshots.values()) planner.addRepository(snapshot);
   }
-  return planner.finish(plannedAt);
+  const plan = planner.finish(plannedAt);
+  plan.warnings.push(...shortHistoryWarnings(policy, options.now, await firstCountedDay(db), options.retentionDays));
+  return plan;
 }

@@ -39,6 +39,7 @@ describe('cleanup configuration', () => {
     expect(plain).to.include({ policyFile: 'p.yaml', confirmed: false, dbUrl: base.STATICREG_DB_URL, deleteIntervalMs: 1000 });
     expect(plain.registry.hostname).to.equal('registry:5000');
     expect(loadCleanupApplyConfig(['--apply', '--yes'], { ...base, STATICREG_CLEANUP_POLICY: 'env.yaml' })).to.include({ policyFile: 'env.yaml', confirmed: true });
+    expect(loadCleanupApplyConfig(['--yes'], { ...base, STATICREG_CLEANUP_POLICY: 'env.yaml', STATICREG_RETENTION_DAYS: '30' }).retentionDays).to.equal(30);
   });
 
   it('refuses the CLI without a policy, a registry, or with an unknown option', () => {

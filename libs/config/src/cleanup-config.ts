@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { loadMigrateConfig } from './command-config.js';
 import type { LogLevel } from './common-config.js';
-import { booleanFlag, ConfigError, parse, read, type Env } from './env.js';
+import { booleanFlag, ConfigError, parse, parseOptional, positiveInt, read, type Env } from './env.js';
 import { loadRegistryAccess, type RegistryAccessConfig } from './registry-config.js';
 
 export interface CleanupConfig {
@@ -41,6 +41,8 @@ export interface CleanupApplyCliConfig {
   policyFile: string;
   confirmed: boolean;
   deleteIntervalMs: number;
+  /** STATICREG_RETENTION_DAYS, when set (the plan's short-history warning). */
+  retentionDays: number | undefined;
 }
 
 export function loadCleanupApplyConfig(argv: readonly string[], env: Env = process.env): CleanupApplyCliConfig {
@@ -64,5 +66,8 @@ export function loadCleanupApplyConfig(argv: readonly string[], env: Env = proce
   const registry = loadRegistryAccess(env);
   if (!registry) throw new ConfigError('STATICREG_REGISTRY_HOSTNAME', 'is required: apply deletes through the registry API');
   const { dbUrl, logLevel } = loadMigrateConfig(env);
-  return { dbUrl, logLevel, registry, policyFile, confirmed: values.yes === true, deleteIntervalMs: cleanup.deleteIntervalMs };
+  return {
+    dbUrl, logLevel, registry, policyFile, confirmed: values.yes === true, deleteIntervalMs: cleanup.deleteIntervalMs,
+    retentionDays: parseOptional(env, 'STATICREG_RETENTION_DAYS', positiveInt),
+  };
 }

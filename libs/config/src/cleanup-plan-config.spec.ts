@@ -16,7 +16,8 @@ function errorOf(argv: string[], environment: Record<string, string | undefined>
 
 describe('the cleanup-plan options', () => {
   it('reads the policy file, the format in any of its spellings, and the database', () => {
-    expect(loadCleanupPlanConfig(['--policy', 'p.yaml'], env)).to.deep.equal({ dbUrl: env.STATICREG_DB_URL, logLevel: 'info', policyFile: 'p.yaml', format: 'table' });
+    expect(loadCleanupPlanConfig(['--policy', 'p.yaml'], env)).to.deep.equal({ dbUrl: env.STATICREG_DB_URL, logLevel: 'info', policyFile: 'p.yaml', format: 'table', retentionDays: undefined });
+    expect(loadCleanupPlanConfig(['--policy', 'p.yaml'], { ...env, STATICREG_RETENTION_DAYS: '90' }).retentionDays).to.equal(90);
     expect(loadCleanupPlanConfig(['--policy', 'p.yaml', '--json'], env).format).to.equal('json');
     expect(loadCleanupPlanConfig(['--policy', 'p.yaml', '--csv'], env).format).to.equal('csv');
     expect(loadCleanupPlanConfig(['--policy', 'p.yaml', '--format', 'csv', '--csv'], env).format).to.equal('csv');
@@ -29,5 +30,6 @@ describe('the cleanup-plan options', () => {
     expect(errorOf(['--policy', 'p.yaml', '--json', '--csv'])).to.match(/--format is given twice \(json, csv\)/);
     expect(errorOf(['--policy', 'p.yaml', '--dry-run'])).to.match(/^Invalid configuration: --dry-run is not accepted/);
     expect(errorOf(['--policy', 'p.yaml'], {})).to.equal('Invalid configuration: STATICREG_DB_URL is required');
+    expect(errorOf(['--policy', 'p.yaml'], { ...env, STATICREG_RETENTION_DAYS: '0' })).to.match(/STATICREG_RETENTION_DAYS="0": must be at least 1/);
   });
 });

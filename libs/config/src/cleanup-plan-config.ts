@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { loadMigrateConfig } from './command-config.js';
 import type { LogLevel } from './common-config.js';
-import { ConfigError } from './env.js';
+import { ConfigError, parseOptional, positiveInt } from './env.js';
 
 export const CLEANUP_PLAN_FORMATS = ['table', 'json', 'csv'] as const;
 export type CleanupPlanFormat = (typeof CLEANUP_PLAN_FORMATS)[number];
@@ -12,6 +12,8 @@ export interface CleanupPlanConfig {
   logLevel: LogLevel;
   policyFile: string;
   format: CleanupPlanFormat;
+  /** STATICREG_RETENTION_DAYS, when set: the plan warns when a use window reaches before what it keeps. */
+  retentionDays: number | undefined;
 }
 
 export const CLEANUP_PLAN_USAGE = 'usage: cleanup-plan --policy FILE [--format table|json|csv | --json | --csv]';
@@ -39,5 +41,5 @@ export function loadCleanupPlanConfig(argv: readonly string[], env: Record<strin
   if (new Set(chosen).size > 1) throw new ConfigError('--format', `is given twice (${chosen.join(', ')}): choose one`);
   const format = chosen[0] ?? 'table';
   if (!(CLEANUP_PLAN_FORMATS as readonly string[]).includes(format)) throw new ConfigError('--format', `=${JSON.stringify(format)}: must be table, json or csv`);
-  return { ...loadMigrateConfig(env), policyFile, format: format as CleanupPlanFormat };
+  return { ...loadMigrateConfig(env), policyFile, format: format as CleanupPlanFormat, retentionDays: parseOptional(env, 'STATICREG_RETENTION_DAYS', positiveInt) };
 }

@@ -43,6 +43,17 @@ export async function lastUseByDigest(db: Executor, options: { repositories?: re
   return [...byKey.values()];
 }
 
+/** The first day either count table holds (the start of the use history cleanup sees), null when both are empty. */
+export async function firstCountedDay(db: Executor): Promise<string | null> {
+  // min(pull_date) of each table is one step of its pull_date index.
+  const [pulls, checks] = await Promise.all([
+    db.selectFrom('container_pull_metrics').select(sql<string | null>`to_char(min(pull_date), 'YYYY-MM-DD')`.as('day')).executeTakeFirst(),
+    db.selectFrom('container_pull_checks').select(sql<string | null>`to_char(min(pull_date), 'YYYY-MM-DD')`.as('day')).executeTakeFirst(),
+  ]);
+  const days = [pulls?.day, checks?.day].filter((day): day is string => typeof day === 'string').sort();
+  return days[0] ?? null;
+}
+
 /**
  * The instant a plan read now: the database's now(), or the start of the oldest transaction still open in this
  * database if earlier, truncated to the millisecond. A count row's updated_at is its writer transaction's start

@@ -13,6 +13,7 @@ import { applyCleanup, loadPolicy, planCleanup, type CleanupPlan } from '@static
 import { STATICREG_USER_AGENT } from '@staticreg/config';
 import { listCleanupAudit, usedSince } from '@staticreg/db';
 import { addDays, utcDayOf, type UtcDay } from '@staticreg/events';
+import { createPullQueue, createRedisConnection, oldestWaitingJobTime } from '@staticreg/queue';
 import { RegistryClient } from '@staticreg/registry';
 import { buildSpecImage, buildSpecIndex } from '../support/images.js';
 import { writeOciLayout, type OciArtifact } from '../support/oci-layout.js';
@@ -108,7 +109,7 @@ describe('cleanup by use end to end (docker-registry 2.8.2, receiver, worker, br
 
   /** The CLI as `make cleanup-apply` runs it (from source), with its exit code and output. */
   async function cli(registryHost: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', STATICREG_DB_URL: database.url, STATICREG_REGISTRY_HOSTNAME: registryHost, STATICREG_CLEANUP_DELETE_INTERVAL_MS: '0' };
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', STATICREG_DB_URL: database.url, STATICREG_REGISTRY_HOSTNAME: registryHost, STATICREG_CLEANUP_DELETE_INTERVAL_MS: '0', STATICREG_REDIS_URL: TEST_REDIS_URL };
     try {
       const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', '--conditions=staticreg-source', 'apps/worker/src/cleanup-apply.ts', '--policy', policyFile, ...args], { cwd: REPO_ROOT, env });
       return { code: 0, stdout, stderr };
@@ -232,7 +233,15 @@ describe('cleanup by use end to end (docker-registry 2.8.2, receiver, worker, br
     // Pushed from the local layout: copying from the registry would be a pull of `retag`, saving it for that reason.
     await skopeo('copy', '--dest-tls-verify=false', `oci:${join(dir, 'layouts', 'retag')}:x`, `docker://${registry.host}/${REPOSITORY}:pinned`);
 
-    const report = await applyCleanup(database.db, client, plan, { actor: 'e2e-admin', confirmed: true, intervalMs: 0 });
+    // The real pull queue, caught up: apply goes on.
+    const redis = createRedisConnection(TEST_REDIS_URL, 'reader');
+    const queue = createPullQueue(redis);
+    const pullBacklog = { oldestWaitingJobTime: () => oldestWaitingJobTime(queue), maxWaitMs: 60_000 };
+    const report = await applyCleanup(database.db, client, plan, { actor: 'e2e-admin', confirmed: true, intervalMs: 0, pullBacklog })
+      .finally(async () => {
+        await queue.close();
+        redis.disconnect();
+      });
     const results = Object.fromEntries(report.actions.map((action) => [action.deletion.tags[0], [action.result, action.detail]]));
     expect(results).to.deep.equal({
       old: ['deleted', ''],

@@ -6,12 +6,14 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { applyCleanup, CleanupNotConfirmed, type CleanupPlan, type CleanupRegistry, type PlannedDeletion } from '@staticreg/cleanup';
 import { listCleanupAudit } from '@staticreg/db';
+import { oldestWaitingJobTime, type PullJobData } from '@staticreg/queue';
+import { Queue } from 'bullmq';
 import { RegistryClient } from '@staticreg/registry';
 import { writeOciLayout } from '../support/oci-layout.js';
 import { buildSpecImage, buildSpecIndex } from '../support/images.js';
 import { skopeo } from '../support/registry.js';
 import { startTestRegistry, type TestRegistry } from '../support/registry-servers.js';
-import { createTestDatabase, type TestDatabase } from '../support/services.js';
+import { createTestDatabase, freshRedis, type TestDatabase } from '../support/services.js';
 
 describe('cleanup apply (docker-registry 2.8.2, Postgres)', function () {
   this.timeout(120_000);
@@ -132,6 +134,32 @@ describe('cleanup apply (docker-registry 2.8.2, Postgres)', function () {
     const report = await applyCleanup(database.db, pullDuringTagCheck, planOf(plannedAt, [deletion('team/order', digest, ['busy'])]), { actor: 'ops', confirmed: true, intervalMs: 0 });
     expect(report.actions.map((action) => [action.result, action.detail])).to.deep.equal([['skipped', 'used since the plan']]);
     expect(await client.manifestDigest('team/order', 'busy')).to.equal(digest);
+  });
+
+  it('stops, audited, while the pull queue holds a job waiting longer than the backlog allows', async () => {
+    const { registry, client } = await registryWith('backlog', true);
+    const digest = await push(registry, 'team/backlog', ['waiting'], 'waiting');
+    const redis = await freshRedis();
+    const queue = new Queue<PullJobData>('cleanup-apply-backlog', { connection: redis });
+    try {
+      // A pull event queued an hour ago and not processed yet: the worker is behind.
+      await queue.add('pull', {} as PullJobData, { timestamp: Date.now() - 3_600_000 });
+      const pullBacklog = { oldestWaitingJobTime: () => oldestWaitingJobTime(queue), maxWaitMs: 60_000 };
+      const plan = planOf(new Date(), [deletion('team/backlog', digest, ['waiting'])]);
+      const report = await applyCleanup(database.db, client, plan, { actor: 'ops', confirmed: true, intervalMs: 0, pullBacklog });
+      expect(report.actions).to.deep.equal([]);
+      expect(report.stopped).to.match(/^the pull queue holds a job waiting since .* \(more than 60 s\): a pull since the plan may not be counted yet/);
+      expect(await client.manifestDigest('team/backlog', 'waiting')).to.equal(digest);
+      expect((await listCleanupAudit(database.db, { limit: 1 }))[0]).to.include({ action: 'apply', result: 'refused', repository: 'team/backlog', detail: report.stopped });
+
+      await queue.drain(); // caught up
+      const again = await applyCleanup(database.db, client, plan, { actor: 'ops', confirmed: true, intervalMs: 0, pullBacklog });
+      expect(again.actions.map((action) => action.result)).to.deep.equal(['deleted']);
+    } finally {
+      await queue.obliterate({ force: true });
+      await queue.close();
+      redis.disconnect();
+    }
   });
 
   it('stops before any delete when the registry disables deletes, quoting its answer', async () => {

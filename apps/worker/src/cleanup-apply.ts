@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import { applyCleanup, loadPolicy, planCleanup, planTable, PolicyError, type AppliedDeletion } from '@staticreg/cleanup';
 import { loadCleanupApplyConfig, STATICREG_USER_AGENT } from '@staticreg/config';
 import { catalogRepositoryCount, createDb, withCleanupApplyLock } from '@staticreg/db';
+import { createPullQueue, createRedisConnection, oldestWaitingJobTime } from '@staticreg/queue';
 import { runMain } from '@staticreg/http';
 import { createRegistryClient } from '@staticreg/registry';
 
@@ -21,6 +22,8 @@ runMain('cleanup-apply', async () => {
   }
   const db = createDb({ url: config.dbUrl, applicationName: 'staticreg-cleanup-apply', maxConnections: 3 });
   const registry = createRegistryClient(config.registry, { userAgent: STATICREG_USER_AGENT });
+  let redis: ReturnType<typeof createRedisConnection> | undefined;
+  let queue: ReturnType<typeof createPullQueue> | undefined;
   try {
     if ((await catalogRepositoryCount(db)) === 0) {
       process.stderr.write('The registry catalog in Postgres is empty: browse fills it (docs/browse.md). Nothing to apply.\n');
@@ -40,11 +43,15 @@ runMain('cleanup-apply', async () => {
       return;
     }
     const actor = `cli:${userInfo().username}`;
+    redis = createRedisConnection(config.redisUrl, 'reader');
+    const pullQueue = (queue = createPullQueue(redis));
+    const pullBacklog = { oldestWaitingJobTime: () => oldestWaitingJobTime(pullQueue), maxWaitMs: config.pullBacklogMaxWaitMs };
     const outcome = await withCleanupApplyLock(db, (connection) =>
       applyCleanup(connection, registry, plan, {
         actor,
         confirmed: true,
         intervalMs: config.deleteIntervalMs,
+        pullBacklog,
         onAction: (action) => process.stdout.write(describeAction(action)),
       }),
     );
@@ -65,6 +72,8 @@ runMain('cleanup-apply', async () => {
       process.exitCode = 1;
     } else if (report.failed > 0) process.exitCode = 1;
   } finally {
+    await queue?.close();
+    redis?.disconnect();
     await registry.close();
     await db.destroy();
   }

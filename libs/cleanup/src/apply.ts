@@ -14,6 +14,16 @@ export interface CleanupRegistry {
   probeDeleteRights(repository: string): Promise<DeleteRights>;
 }
 
+/**
+ * The pull queue, as apply reads it: a pull waiting there is not counted yet, so the use re-check cannot see it.
+ * A job older than `maxWaitMs` means the pipeline is behind (not merely holding a session window).
+ */
+export interface PullBacklog {
+  /** When the oldest waiting pull job was added (ms since the epoch), undefined when none waits. */
+  oldestWaitingJobTime(): Promise<number | undefined>;
+  maxWaitMs: number;
+}
+
 export interface ApplyOptions {
   /** Who asked (a browse user, or the CLI's operating-system user): goes to the audit. */
   actor: string;
@@ -23,6 +33,8 @@ export interface ApplyOptions {
   intervalMs: number;
   /** Told of each action as it is recorded (the CLI prints them). */
   onAction?: (action: AppliedDeletion) => void;
+  /** When given, apply stops (audited) before a deletion while the pull queue is behind: see PullBacklog. */
+  pullBacklog?: PullBacklog;
   /** Asked before each deletion: true ends the run there (a shutting-down server). */
   shouldStop?: () => boolean;
 }
@@ -40,7 +52,7 @@ export interface ApplyReport {
   failed: number;
   /** Set when the registry refused deletes and apply stopped: why, and the registry's answer. */
   refused?: { refusal: DeleteRefusal; answer: string };
-  /** Set when apply stopped early for another reason (the registry unreachable). */
+  /** Set when apply stopped early for another reason (the registry unreachable, the pull queue behind). */
   stopped?: string;
 }
 
@@ -109,6 +121,23 @@ async function otherTagsOn(registry: CleanupRegistry, deletion: PlannedDeletion)
   return sharing;
 }
 
+/** Why apply must not go on now, when the pull queue holds a job waiting longer than the backlog allows. */
+async function backlogReason(backlog: PullBacklog | undefined): Promise<string | undefined> {
+  if (!backlog) return undefined;
+  let oldest: number | undefined;
+  try {
+    oldest = await backlog.oldestWaitingJobTime();
+  } catch (error) {
+    // Unknown is not "caught up": stop rather than miss a pull still waiting.
+    return `cannot read the pull queue (${error instanceof Error ? error.message : String(error)}): a pull since the plan may not be counted yet`;
+  }
+  if (oldest === undefined || Date.now() - oldest <= backlog.maxWaitMs) return undefined;
+  return (
+    `the pull queue holds a job waiting since ${new Date(oldest).toISOString()} (more than ${Math.round(backlog.maxWaitMs / 1000)} s): ` +
+    'a pull since the plan may not be counted yet; apply again once the worker has caught up'
+  );
+}
+
 const pause = (ms: number): Promise<void> => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
 
 /**
@@ -162,6 +191,13 @@ export async function applyCleanup(db: Executor, registry: CleanupRegistry, plan
       if (sharing.length > 0) {
         await record(deletion, 'delete', 'skipped', `a kept tag now points to it: ${sharing.join(', ')}`);
         continue;
+      }
+      // Next to the use check: a pull still waiting in a queue that is behind would not be in the counts yet.
+      const behind = await backlogReason(options.pullBacklog);
+      if (behind !== undefined) {
+        report.stopped = behind;
+        await record(deletion, 'apply', 'refused', behind);
+        return report;
       }
       const relatives = await digestWithRelatives(db, deletion.repository, deletion.digest);
       if (await usedSince(db, deletion.repository, relatives, plannedAt)) {

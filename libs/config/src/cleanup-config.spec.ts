@@ -40,6 +40,8 @@ describe('cleanup configuration', () => {
     expect(plain.registry.hostname).to.equal('registry:5000');
     expect(loadCleanupApplyConfig(['--apply', '--yes'], { ...base, STATICREG_CLEANUP_POLICY: 'env.yaml' })).to.include({ policyFile: 'env.yaml', confirmed: true });
     expect(loadCleanupApplyConfig(['--yes'], { ...base, STATICREG_CLEANUP_POLICY: 'env.yaml', STATICREG_RETENTION_DAYS: '30' }).retentionDays).to.equal(30);
+    expect(plain).to.include({ redisUrl: 'redis://127.0.0.1:6379', pullBacklogMaxWaitMs: 70_000 });
+    expect(loadCleanupApplyConfig([], { ...base, STATICREG_CLEANUP_POLICY: 'p.yaml', STATICREG_SESSION_WINDOW_SECONDS: '30' }).pullBacklogMaxWaitMs).to.equal(90_000);
   });
 
   it('refuses the CLI without a policy, a registry, or with an unknown option', () => {

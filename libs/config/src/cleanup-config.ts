@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { loadMigrateConfig } from './command-config.js';
 import type { LogLevel } from './common-config.js';
-import { booleanFlag, ConfigError, parse, parseOptional, positiveInt, read, type Env } from './env.js';
+import { booleanFlag, ConfigError, parse, parseOptional, positiveInt, read, redisUrl, type Env } from './env.js';
 import { loadRegistryAccess, type RegistryAccessConfig } from './registry-config.js';
 
 export interface CleanupConfig {
@@ -43,7 +43,14 @@ export interface CleanupApplyCliConfig {
   deleteIntervalMs: number;
   /** STATICREG_RETENTION_DAYS, when set (the plan's short-history warning). */
   retentionDays: number | undefined;
+  /** STATICREG_REDIS_URL: apply reads the pull queue's backlog there before each delete. */
+  redisUrl: string;
+  /** A waiting pull job older than this stops apply: the worker's session window plus a minute for a batch. */
+  pullBacklogMaxWaitMs: number;
 }
+
+// The worker's STATICREG_SESSION_WINDOW_SECONDS (worker-config.ts), same bounds and default: events wait that long.
+const sessionWindowSeconds = z.coerce.number({ message: 'must be a number of seconds' }).min(0.1).max(3600);
 
 export function loadCleanupApplyConfig(argv: readonly string[], env: Env = process.env): CleanupApplyCliConfig {
   let values: { policy?: string; yes?: boolean; apply?: boolean };
@@ -69,5 +76,7 @@ export function loadCleanupApplyConfig(argv: readonly string[], env: Env = proce
   return {
     dbUrl, logLevel, registry, policyFile, confirmed: values.yes === true, deleteIntervalMs: cleanup.deleteIntervalMs,
     retentionDays: parseOptional(env, 'STATICREG_RETENTION_DAYS', positiveInt),
+    redisUrl: parse(env, 'STATICREG_REDIS_URL', redisUrl, 'redis://127.0.0.1:6379'),
+    pullBacklogMaxWaitMs: 1000 * parse(env, 'STATICREG_SESSION_WINDOW_SECONDS', sessionWindowSeconds, '10') + 60_000,
   };
 }

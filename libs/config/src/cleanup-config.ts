@@ -5,6 +5,7 @@ import { loadMigrateConfig } from './command-config.js';
 import type { LogLevel } from './common-config.js';
 import { booleanFlag, ConfigError, parse, parseOptional, positiveInt, read, redisUrl, type Env } from './env.js';
 import { loadRegistryAccess, type RegistryAccessConfig } from './registry-config.js';
+import { loadSessionWindowMs } from './worker-config.js';
 
 export interface CleanupConfig {
   /** STATICREG_CLEANUP_POLICY: the policy file; unset, browse's /cleanup page says cleanup is not configured. */
@@ -49,9 +50,6 @@ export interface CleanupApplyCliConfig {
   pullBacklogMaxWaitMs: number;
 }
 
-// The worker's STATICREG_SESSION_WINDOW_SECONDS (worker-config.ts), same bounds and default: events wait that long.
-const sessionWindowSeconds = z.coerce.number({ message: 'must be a number of seconds' }).min(0.1).max(3600);
-
 export function loadCleanupApplyConfig(argv: readonly string[], env: Env = process.env): CleanupApplyCliConfig {
   let values: { policy?: string; yes?: boolean; apply?: boolean };
   try {
@@ -77,6 +75,6 @@ export function loadCleanupApplyConfig(argv: readonly string[], env: Env = proce
     dbUrl, logLevel, registry, policyFile, confirmed: values.yes === true, deleteIntervalMs: cleanup.deleteIntervalMs,
     retentionDays: parseOptional(env, 'STATICREG_RETENTION_DAYS', positiveInt),
     redisUrl: parse(env, 'STATICREG_REDIS_URL', redisUrl, 'redis://127.0.0.1:6379'),
-    pullBacklogMaxWaitMs: 1000 * parse(env, 'STATICREG_SESSION_WINDOW_SECONDS', sessionWindowSeconds, '10') + 60_000,
+    pullBacklogMaxWaitMs: loadSessionWindowMs(env) + 60_000,
   };
 }

@@ -36,6 +36,11 @@ export interface WorkerConfig extends CommonConfig {
   retentionDays: number | undefined;
 }
 
+/** STATICREG_SESSION_WINDOW_SECONDS in ms: how long the sessions policy holds a client's events (cleanup apply waits as long). */
+export function loadSessionWindowMs(env: Env): number {
+  return 1000 * parse(env, 'STATICREG_SESSION_WINDOW_SECONDS', z.coerce.number({ message: 'must be a number of seconds' }).min(0.1).max(3600), '10');
+}
+
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   const lockDurationMs = parse(env, 'STATICREG_WORKER_LOCK_MS', z.coerce.number().int().min(1000), '30000');
   return {
@@ -52,7 +57,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     dedupRetentionDays: parse(env, 'STATICREG_DEDUP_RETENTION_DAYS', positiveInt, '7'),
     retentionDays: parseOptional(env, 'STATICREG_RETENTION_DAYS', positiveInt),
     countPolicy: parse(env, 'STATICREG_COUNT_POLICY', countPolicy, 'sessions'),
-    sessionWindowMs: 1000 * parse(env, 'STATICREG_SESSION_WINDOW_SECONDS', z.coerce.number({ message: 'must be a number of seconds' }).min(0.1).max(3600), '10'),
+    sessionWindowMs: loadSessionWindowMs(env),
     sessionRetentionHours: parse(env, 'STATICREG_SESSION_RETENTION_HOURS', positiveInt, '48'),
     registryHostname: loadRegistryHostname(env),
     registry: loadRegistryAccess(env),

@@ -122,6 +122,8 @@ describe('the cleanup page in Chromium', function () {
     expect(firstRow[4]).to.equal('never');
     expect(firstRow[6]).to.equal('2025-01-01 00:00 UTC');
     expect(await page.locator('#plan-summary').textContent()).to.include('2 manifests to delete');
+    // Nothing was ever counted here: the page warns that "never used" then means only "no counts yet".
+    expect(await page.locator('#plan-warnings').textContent()).to.include('rule unused: the count tables are empty');
     expect(await page.locator('#reclaim').textContent()).to.include('garbage-collect');
     // An index's figure counts platform blobs that only garbage-collect --delete-untagged removes: the page says so.
     expect(await page.locator('#plan thead th').nth(7).textContent()).to.equal('Frees *');

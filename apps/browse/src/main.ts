@@ -36,7 +36,7 @@ async function main(): Promise<void> {
 
   const registryFeature = createRegistryFeature({ config, log, db });
   const auth = setUpAuth(config, log, redis, registryFeature.store);
-  const cleanup = createCleanupFeature({ cleanup: loadCleanupConfig(), db, registry: config.registry, log });
+  const cleanup = createCleanupFeature({ cleanup: loadCleanupConfig(), db, registry: config.registry, queue, log });
 
   const app = createBrowseApp({
     log,

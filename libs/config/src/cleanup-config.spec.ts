@@ -15,11 +15,21 @@ describe('cleanup configuration', () => {
   const base = { STATICREG_DB_URL: 'postgresql://db/staticreg', STATICREG_REGISTRY_HOSTNAME: 'registry:5000' };
 
   it('leaves cleanup unconfigured without a policy, paces deletes by 1 s, and refuses apply without sign-in by default', () => {
-    expect(loadCleanupConfig({})).to.deep.equal({ policyFile: undefined, deleteIntervalMs: 1000, allowApplyWithoutSignIn: false });
-    expect(loadCleanupConfig({ STATICREG_CLEANUP_POLICY: ' /etc/cleanup.yaml ', STATICREG_CLEANUP_DELETE_INTERVAL_MS: '0' })).to.deep.equal({
+    expect(loadCleanupConfig({})).to.deep.equal({
+      policyFile: undefined,
+      deleteIntervalMs: 1000,
+      allowApplyWithoutSignIn: false,
+      retentionDays: undefined,
+      pullBacklogMaxWaitMs: 70_000,
+    });
+    expect(
+      loadCleanupConfig({ STATICREG_CLEANUP_POLICY: ' /etc/cleanup.yaml ', STATICREG_CLEANUP_DELETE_INTERVAL_MS: '0', STATICREG_RETENTION_DAYS: '90' }),
+    ).to.deep.equal({
       policyFile: '/etc/cleanup.yaml',
       deleteIntervalMs: 0,
       allowApplyWithoutSignIn: false,
+      retentionDays: 90,
+      pullBacklogMaxWaitMs: 70_000,
     });
   });
 

@@ -17,6 +17,10 @@ export interface CleanupConfig {
    * browse is an admin, so the page only shows the plan unless this says deleting that way is intended.
    */
   allowApplyWithoutSignIn: boolean;
+  /** STATICREG_RETENTION_DAYS, when set: the plan warns when a use window reaches before the counts kept. */
+  retentionDays: number | undefined;
+  /** A waiting pull job older than this stops apply: the worker's session window plus a minute for a batch. */
+  pullBacklogMaxWaitMs: number;
 }
 
 const interval = z.coerce.number({ message: 'must be a whole number of milliseconds' }).int('must be a whole number of milliseconds').min(0, 'must be 0 or more');
@@ -26,6 +30,8 @@ export function loadCleanupConfig(env: Env = process.env): CleanupConfig {
     policyFile: read(env, 'STATICREG_CLEANUP_POLICY')?.trim(),
     deleteIntervalMs: parse(env, 'STATICREG_CLEANUP_DELETE_INTERVAL_MS', interval, '1000'),
     allowApplyWithoutSignIn: parse(env, 'STATICREG_CLEANUP_ALLOW_APPLY_WITHOUT_SIGN_IN', booleanFlag, 'false'),
+    retentionDays: parseOptional(env, 'STATICREG_RETENTION_DAYS', positiveInt),
+    pullBacklogMaxWaitMs: loadSessionWindowMs(env) + 60_000,
   };
 }
 
@@ -73,8 +79,8 @@ export function loadCleanupApplyConfig(argv: readonly string[], env: Env = proce
   const { dbUrl, logLevel } = loadMigrateConfig(env);
   return {
     dbUrl, logLevel, registry, policyFile, confirmed: values.yes === true, deleteIntervalMs: cleanup.deleteIntervalMs,
-    retentionDays: parseOptional(env, 'STATICREG_RETENTION_DAYS', positiveInt),
+    retentionDays: cleanup.retentionDays,
     redisUrl: parse(env, 'STATICREG_REDIS_URL', redisUrl, 'redis://127.0.0.1:6379'),
-    pullBacklogMaxWaitMs: loadSessionWindowMs(env) + 60_000,
+    pullBacklogMaxWaitMs: cleanup.pullBacklogMaxWaitMs,
   };
 }

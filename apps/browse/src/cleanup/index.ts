@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import { applyCleanup, loadPolicy, planCleanup, planFingerprint, PolicyError, type CleanupPlan } from '@staticreg/cleanup';
 import { STATICREG_USER_AGENT, type CleanupConfig, type RegistryAccessConfig } from '@staticreg/config';
 import { listCleanupAudit, withCleanupApplyLock, type Database } from '@staticreg/db';
+import type { Queue } from 'bullmq';
+import { oldestWaitingJobTime, type PullJobData } from '@staticreg/queue';
 import { HttpError } from '@staticreg/http';
 import { createRegistryClient, RegistryError, type RegistryClient } from '@staticreg/registry';
 import { accountOf, viewerOf } from '../auth/viewer.js';
@@ -17,6 +19,8 @@ export interface CleanupFeatureDeps {
   cleanup: CleanupConfig;
   db: Kysely<Database> | undefined;
   registry: RegistryAccessConfig | undefined;
+  /** The pull queue: apply stops while it holds events the counts do not show yet. */
+  queue: Queue<PullJobData>;
   log: Logger;
   now?: () => Date;
 }
@@ -59,7 +63,7 @@ export function createCleanupFeature(deps: CleanupFeatureDeps): CleanupFeature {
     if (!client) return { unavailable: 'Cleanup needs the registry: set STATICREG_REGISTRY_HOSTNAME.' };
     try {
       const policy = await loadPolicy(deps.cleanup.policyFile);
-      return { plan: await planCleanup(deps.db, policy, { now: now() }) };
+      return { plan: await planCleanup(deps.db, policy, { now: now(), retentionDays: deps.cleanup.retentionDays }) };
     } catch (error) {
       if (error instanceof PolicyError) return { unavailable: `The cleanup policy cannot be used: ${error.message}` };
       throw error;
@@ -129,6 +133,7 @@ export function createCleanupFeature(deps: CleanupFeatureDeps): CleanupFeature {
         actor,
         confirmed: true,
         intervalMs: deps.cleanup.deleteIntervalMs,
+        pullBacklog: { oldestWaitingJobTime: () => oldestWaitingJobTime(deps.queue), maxWaitMs: deps.cleanup.pullBacklogMaxWaitMs },
         shouldStop: () => stopping,
       });
     })

@@ -94,6 +94,7 @@ ${rightsBanner(state.rights)}
 ${plan
   ? html`<h2>Plan</h2>
 <p id="plan-summary">Policy <code>${plan.policyFile}</code>, planned at ${formatTime(plan.plannedAt)}: ${plan.deletions.length} manifest${plan.deletions.length === 1 ? '' : 's'} to delete, ${plan.kept} kept; frees ${formatBytes(plan.freesBytes)} after garbage collection (an index's platforms only with <code>--delete-untagged</code>, see <a href="#frees-note">Frees</a>).</p>
+${plan.warnings.length > 0 ? html`<ul class="banner bad" id="plan-warnings">${plan.warnings.map((warning) => html`<li>${warning}</li>`)}</ul>` : ''}
 ${planTable(plan)}
 ${applyForm(state)}`
   : ''}

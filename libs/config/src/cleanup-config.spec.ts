@@ -1,15 +1,6 @@
 import { expect } from 'chai';
-import { ConfigError, loadCleanupApplyConfig, loadCleanupConfig } from './index.js';
-
-function failure(load: () => unknown): ConfigError {
-  try {
-    load();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { configError as failure } from '../../../test/support/config-errors.js';
+import { loadCleanupApplyConfig, loadCleanupConfig } from './index.js';
 
 describe('cleanup configuration', () => {
   const base = { STATICREG_DB_URL: 'postgresql://db/staticreg', STATICREG_REGISTRY_HOSTNAME: 'registry:5000' };

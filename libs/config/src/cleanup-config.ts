@@ -1,7 +1,6 @@
 // Cleanup by use settings: the policy browse's /cleanup page plans with, the pace of deletes, and the CLI's flags.
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { loadMigrateConfig } from './command-config.js';
+import { loadMigrateConfig, parseCommandLine } from './command-config.js';
 import type { LogLevel } from './common-config.js';
 import { booleanFlag, ConfigError, parse, parseOptional, positiveInt, read, redisUrl, type Env } from './env.js';
 import { loadRegistryAccess, type RegistryAccessConfig } from './registry-config.js';
@@ -57,22 +56,10 @@ export interface CleanupApplyCliConfig {
 }
 
 export function loadCleanupApplyConfig(argv: readonly string[], env: Env = process.env): CleanupApplyCliConfig {
-  let values: { policy?: string; yes?: boolean; apply?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      // --apply is accepted so `cleanup-plan --apply --yes` and this command read the same.
-      options: { policy: { type: 'string' }, yes: { type: 'boolean' }, apply: { type: 'boolean' } },
-    }));
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const option = /'(-[^' <]*)/.exec(message)?.[1] ?? 'arguments';
-    throw new ConfigError(option, `is not accepted (${message})\n${CLEANUP_APPLY_USAGE}`);
-  }
+  // --apply is accepted so `cleanup-plan --apply --yes` and this command read the same.
+  const values = parseCommandLine(argv, { policy: { type: 'string' }, yes: { type: 'boolean' }, apply: { type: 'boolean' } }, CLEANUP_APPLY_USAGE);
   const cleanup = loadCleanupConfig(env);
-  const policyFile = values.policy?.trim() || cleanup.policyFile;
+  const policyFile = (typeof values.policy === 'string' ? values.policy.trim() : '') || cleanup.policyFile;
   if (!policyFile) throw new ConfigError('--policy', `is required (or STATICREG_CLEANUP_POLICY)\n${CLEANUP_APPLY_USAGE}`);
   const registry = loadRegistryAccess(env);
   if (!registry) throw new ConfigError('STATICREG_REGISTRY_HOSTNAME', 'is required: apply deletes through the registry API');

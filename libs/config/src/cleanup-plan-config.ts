@@ -1,6 +1,5 @@
 // `make cleanup-plan`: the policy file and the output format from the command line, the database from the env.
-import { parseArgs } from 'node:util';
-import { loadMigrateConfig } from './command-config.js';
+import { loadMigrateConfig, parseCommandLine } from './command-config.js';
 import type { LogLevel } from './common-config.js';
 import { ConfigError, parseOptional, positiveInt } from './env.js';
 
@@ -19,18 +18,11 @@ export interface CleanupPlanConfig {
 export const CLEANUP_PLAN_USAGE = 'usage: cleanup-plan --policy FILE [--format table|json|csv | --json | --csv]';
 
 export function loadCleanupPlanConfig(argv: readonly string[], env: Record<string, string | undefined> = process.env): CleanupPlanConfig {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: { policy: { type: 'string' }, format: { type: 'string' }, json: { type: 'boolean' }, csv: { type: 'boolean' } },
-    }));
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new ConfigError(/'(-[^' <]*)/.exec(message)?.[1] ?? 'arguments', `is not accepted (${message})\n${CLEANUP_PLAN_USAGE}`);
-  }
+  const values = parseCommandLine(
+    argv,
+    { policy: { type: 'string' }, format: { type: 'string' }, json: { type: 'boolean' }, csv: { type: 'boolean' } },
+    CLEANUP_PLAN_USAGE,
+  );
   const policyFile = typeof values.policy === 'string' ? values.policy.trim() : '';
   if (policyFile === '') throw new ConfigError('--policy', `is required (the policy file, docs/cleanup.md)\n${CLEANUP_PLAN_USAGE}`);
   const chosen = [

@@ -1,5 +1,5 @@
 // The settings of the one-off commands: `make migrate` and `make replay-failed` (its command-line options).
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { utcDayOf } from '@staticreg/events';
 import { LOG_LEVELS, loadCommon, type LogLevel } from './common-config.js';
@@ -55,29 +55,35 @@ function parseOption<T extends z.ZodType>(name: string, schema: T, raw: string |
   return result.data;
 }
 
-/** Parses the command's arguments (an unknown option or a missing value is an error naming it) and the Redis URL. */
-export function loadReplayFailedConfig(argv: readonly string[], env: Env = process.env): ReplayFailedConfig {
-  let values: Record<string, string | boolean | undefined>;
+/**
+ * A command's options by node's parseArgs (strict, no positionals): an unknown option or a missing value is a
+ * ConfigError naming the option, followed by the command's usage.
+ */
+export function parseCommandLine(argv: readonly string[], options: ParseArgsConfig['options'], usage: string): Record<string, string | boolean | undefined> {
   try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        since: { type: 'string' },
-        until: { type: 'string' },
-        reason: { type: 'string' },
-        'reason-exact': { type: 'string' },
-        limit: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-      },
-    }));
+    return parseArgs({ args: [...argv], strict: true, allowPositionals: false, options }).values as Record<string, string | boolean | undefined>;
   } catch (error) {
     // node's messages name the option ("Unknown option '--foo'"); the usage says what is accepted.
     const message = error instanceof Error ? error.message : String(error);
     const option = /'(-[^' <]*)/.exec(message)?.[1] ?? 'arguments';
-    throw new ConfigError(option, `is not accepted (${message})\n${REPLAY_FAILED_USAGE}`);
+    throw new ConfigError(option, `is not accepted (${message})\n${usage}`);
   }
+}
+
+/** Parses the command's arguments (an unknown option or a missing value is an error naming it) and the Redis URL. */
+export function loadReplayFailedConfig(argv: readonly string[], env: Env = process.env): ReplayFailedConfig {
+  const values = parseCommandLine(
+    argv,
+    {
+      since: { type: 'string' },
+      until: { type: 'string' },
+      reason: { type: 'string' },
+      'reason-exact': { type: 'string' },
+      limit: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+    },
+    REPLAY_FAILED_USAGE,
+  );
   const text = (name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
   const failedSince = parseOption('since', instant, text('since'));
   const failedUntil = parseOption('until', instant, text('until'));

@@ -1,25 +1,19 @@
 // `make cleanup-apply`: recompute the cleanup plan and, when confirmed, delete it from the registry; else print it.
 import { userInfo } from 'node:os';
-import { applyCleanup, loadPolicy, planCleanup, planTable, PolicyError, type AppliedDeletion } from '@staticreg/cleanup';
+import { applyCleanup, planCleanup, planTable, type AppliedDeletion } from '@staticreg/cleanup';
 import { loadCleanupApplyConfig, STATICREG_USER_AGENT } from '@staticreg/config';
 import { catalogRepositoryCount, createDb, withCleanupApplyLock } from '@staticreg/db';
 import { createPullQueue, createRedisConnection, oldestWaitingJobTime } from '@staticreg/queue';
 import { runMain } from '@staticreg/http';
 import { createRegistryClient } from '@staticreg/registry';
+import { loadPolicyOrExit } from './cleanup-policy.js';
 
 const describeAction = ({ deletion, result, detail }: AppliedDeletion): string =>
   `${result.padEnd(12)} ${deletion.repository}@${deletion.digest}${deletion.tags.length > 0 ? ` (${deletion.tags.join(', ')})` : ''}${detail ? `: ${detail}` : ''}\n`;
 
 runMain('cleanup-apply', async () => {
   const config = loadCleanupApplyConfig(process.argv.slice(2));
-  let policy;
-  try {
-    policy = await loadPolicy(config.policyFile);
-  } catch (error) {
-    if (!(error instanceof PolicyError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    process.exit(2);
-  }
+  const policy = await loadPolicyOrExit(config.policyFile);
   const db = createDb({ url: config.dbUrl, applicationName: 'staticreg-cleanup-apply', maxConnections: 3 });
   const registry = createRegistryClient(config.registry, { userAgent: STATICREG_USER_AGENT });
   let redis: ReturnType<typeof createRedisConnection> | undefined;

@@ -1,21 +1,15 @@
 // `make cleanup-plan`: print what the cleanup policy would delete and why (table, JSON or CSV); deletes nothing.
 import { loadCleanupPlanConfig } from '@staticreg/config';
-import { PolicyError, loadPolicy, planCleanup, planCsv, planJson, planTable } from '@staticreg/cleanup';
+import { planCleanup, planCsv, planJson, planTable } from '@staticreg/cleanup';
 import { catalogRepositoryCount, createDb } from '@staticreg/db';
 import { runMain } from '@staticreg/http';
+import { loadPolicyOrExit } from './cleanup-policy.js';
 
 const FORMATTERS = { table: planTable, json: planJson, csv: planCsv };
 
 runMain('cleanup-plan', async () => {
   const config = loadCleanupPlanConfig(process.argv.slice(2));
-  let policy;
-  try {
-    policy = await loadPolicy(config.policyFile);
-  } catch (error) {
-    if (!(error instanceof PolicyError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    process.exit(2);
-  }
+  const policy = await loadPolicyOrExit(config.policyFile);
   const db = createDb({ url: config.dbUrl, applicationName: 'staticreg-cleanup-plan', maxConnections: 2, statementTimeoutMs: 600_000 });
   try {
     if ((await catalogRepositoryCount(db)) === 0) {

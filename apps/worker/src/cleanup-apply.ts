@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import { applyCleanup, planCleanup, planTable, type AppliedDeletion } from '@staticreg/cleanup';
 import { loadCleanupApplyConfig, STATICREG_USER_AGENT } from '@staticreg/config';
 import { catalogRepositoryCount, createDb, withCleanupApplyLock } from '@staticreg/db';
-import { createPullQueue, createRedisConnection, oldestWaitingJobTime } from '@staticreg/queue';
+import { createPullQueue, createRedisConnection, oldestUncountedJobTime } from '@staticreg/queue';
 import { runMain } from '@staticreg/http';
 import { createRegistryClient } from '@staticreg/registry';
 import { loadPolicyOrExit } from './cleanup-policy.js';
@@ -39,7 +39,7 @@ runMain('cleanup-apply', async () => {
     const actor = `cli:${userInfo().username}`;
     redis = createRedisConnection(config.redisUrl, 'reader');
     const pullQueue = (queue = createPullQueue(redis));
-    const pullBacklog = { oldestWaitingJobTime: () => oldestWaitingJobTime(pullQueue), maxWaitMs: config.pullBacklogMaxWaitMs };
+    const pullBacklog = { oldestWaitingJobTime: () => oldestUncountedJobTime(pullQueue), maxWaitMs: config.pullBacklogMaxWaitMs };
     const outcome = await withCleanupApplyLock(db, (connection) =>
       applyCleanup(connection, registry, plan, {
         actor,

@@ -17,6 +17,17 @@ export async function oldestWaitingJobTime(queue: Queue<PullJobData>): Promise<n
   return oldest?.timestamp;
 }
 
+/**
+ * When the oldest pull job not yet counted was added: waiting, being stored, or waiting to retry (delayed, or
+ * prioritized). Cleanup apply stops while this is old: such a pull is use the count tables do not show yet.
+ */
+export async function oldestUncountedJobTime(queue: Queue<PullJobData>): Promise<number | undefined> {
+  // Active jobs are at most a few batches and retries are rare; both are read whole, up to a bound.
+  const [waiting, others] = await Promise.all([oldestWaitingJobTime(queue), queue.getJobs(['active', 'delayed', 'prioritized'], 0, 9_999, true)]);
+  const times = [...(waiting === undefined ? [] : [waiting]), ...others.map((job) => job.timestamp)];
+  return times.length === 0 ? undefined : Math.min(...times);
+}
+
 export interface FailedJob {
   jobId: string;
   eventId: string | null;

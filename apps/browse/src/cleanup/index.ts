@@ -6,7 +6,7 @@ import { applyCleanup, loadPolicy, planCleanup, planFingerprint, PolicyError, ty
 import { STATICREG_USER_AGENT, type CleanupConfig, type RegistryAccessConfig } from '@staticreg/config';
 import { listCleanupAudit, withCleanupApplyLock, type Database } from '@staticreg/db';
 import type { Queue } from 'bullmq';
-import { oldestWaitingJobTime, type PullJobData } from '@staticreg/queue';
+import { oldestUncountedJobTime, type PullJobData } from '@staticreg/queue';
 import { HttpError } from '@staticreg/http';
 import { createRegistryClient, RegistryError, type RegistryClient } from '@staticreg/registry';
 import { accountOf, viewerOf } from '../auth/viewer.js';
@@ -133,7 +133,7 @@ export function createCleanupFeature(deps: CleanupFeatureDeps): CleanupFeature {
         actor,
         confirmed: true,
         intervalMs: deps.cleanup.deleteIntervalMs,
-        pullBacklog: { oldestWaitingJobTime: () => oldestWaitingJobTime(deps.queue), maxWaitMs: deps.cleanup.pullBacklogMaxWaitMs },
+        pullBacklog: { oldestWaitingJobTime: () => oldestUncountedJobTime(deps.queue), maxWaitMs: deps.cleanup.pullBacklogMaxWaitMs },
         shouldStop: () => stopping,
       });
     })

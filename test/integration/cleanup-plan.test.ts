@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { PostgresCatalogStore, describeIndex, type ImageDetails } from '@staticreg/catalog';
-import { planCleanup, planJson, planTable, parsePolicy, type CleanupPlan } from '@staticreg/cleanup';
-import { addCounts, lastUseByDigest, usedSince } from '@staticreg/db';
+import { planCleanup, planInstantWarnings, planJson, planTable, parsePolicy, type CleanupPlan } from '@staticreg/cleanup';
+import { addCounts, createDb, HIDDEN_SESSION_MARGIN_MS, lastUseByDigest, planInstant, usedSince } from '@staticreg/db';
 import { baselinePlan } from '../../bench/cleanup/baseline.js';
 import { REPO_ROOT } from '../support/processes.js';
 import { createTestDatabase, type TestDatabase } from '../support/services.js';
@@ -232,6 +232,38 @@ describe('the cleanup plan over Postgres', function () {
     const after = (await sql<{ now: Date }>`select now() as now`.execute(database.db)).rows[0]!.now;
     expect(Date.parse(quiet.plannedAt)).to.be.within(Date.parse(plan!.plannedAt), after.getTime());
     expect(await usedSince(database.db, 'ci/app', [sha(6)], new Date(quiet.plannedAt))).to.equal(false);
+  });
+
+  it('moves plannedAt back a margin, and warns, when other sessions are hidden from the planning role', async () => {
+    // As a superuser every session is visible: no margin.
+    const visible = await planInstant(database.db);
+    expect(visible.hiddenSessions).to.equal(0);
+    const role = `${database.name}_planner`;
+    await sql.raw(`create role ${role} login`).execute(database.db);
+    const url = new URL(database.url);
+    url.username = role;
+    const planner = createDb({ url: url.href, applicationName: 'staticreg-test-planner', maxConnections: 1 });
+    try {
+      // The test's own superuser connections (a worker's, in production) are hidden from this role.
+      await sql`select 1`.execute(database.db);
+      const hidden = await planInstant(planner);
+      const now = (await sql<{ now: Date }>`select now() as now`.execute(database.db)).rows[0]!.now;
+      expect(hidden.hiddenSessions).to.be.greaterThan(0);
+      expect(hidden.instant.getTime()).to.be.at.most(now.getTime() - HIDDEN_SESSION_MARGIN_MS);
+      expect(planInstantWarnings(hidden.hiddenSessions, undefined, now)[0]).to.match(/hidden from this role .* moves back 10 minutes; plan as the worker's role, or grant pg_read_all_stats$/);
+    } finally {
+      await planner.destroy();
+      await sql.raw(`drop role if exists ${role}`).execute(database.db);
+    }
+  });
+
+  it('warns when a transaction open for long moved plannedAt back, naming it', () => {
+    const now = new Date('2026-07-01T12:00:00Z');
+    const old = { pid: 42, applicationName: 'psql', startedAt: new Date('2026-07-01T09:00:00Z') };
+    expect(planInstantWarnings(0, old, now)).to.deep.equal([
+      'a transaction open since 2026-07-01T09:00:00.000Z (pid 42 (psql)) moved the plan time back: apply skips anything used since then',
+    ]);
+    expect(planInstantWarnings(0, { ...old, startedAt: new Date('2026-07-01T11:58:00Z') }, now)).to.deep.equal([]);
   });
 
   describe('the cleanup-plan command', () => {

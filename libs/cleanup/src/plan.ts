@@ -1,6 +1,16 @@
 // The cleanup plan: what a policy would delete from the registry, and why; the contract apply builds on.
 import type { Kysely, Transaction } from 'kysely';
-import { firstCountedDay, lastUseByDigest, manifestsForCleanup, planInstant, repositoryNamesAfter, tagsOfRepositories, type Database } from '@staticreg/db';
+import {
+  firstCountedDay,
+  HIDDEN_SESSION_MARGIN_MS,
+  lastUseByDigest,
+  manifestsForCleanup,
+  planInstant,
+  repositoryNamesAfter,
+  tagsOfRepositories,
+  type Database,
+  type PlanInstant,
+} from '@staticreg/db';
 import type { UtcDay } from '@staticreg/events';
 import { CleanupPlanner, shortHistoryWarnings, type CatalogManifest, type CatalogTag, type DigestUse } from './decide.js';
 import type { CleanupPolicy } from './policy.js';
@@ -61,7 +71,7 @@ export async function planCleanup(
   options: PlanOptions,
 ): Promise<CleanupPlan> {
   // First statement: in a repeatable-read transaction it also takes the snapshot, after this instant.
-  const plannedAt = await planInstant(db);
+  const { instant: plannedAt, hiddenSessions, oldestTransaction } = await planInstant(db);
   const manifests = new Map<string, CatalogManifest | null>();
   const planner = new CleanupPlanner(policy, options.now, (digest) => manifests.get(digest) ?? undefined);
   const describe = async (digests: Iterable<string>) => {
@@ -95,5 +105,26 @@ export async function planCleanup(
   }
   const plan = planner.finish(plannedAt);
   plan.warnings.push(...shortHistoryWarnings(policy, options.now, await firstCountedDay(db), options.retentionDays));
+  plan.warnings.push(...planInstantWarnings(hiddenSessions, oldestTransaction, options.now));
   return plan;
+}
+
+/** What the plan's time says about the sessions around it: a hidden one, or an old open transaction that moved it. */
+export function planInstantWarnings(hiddenSessions: number, oldestTransaction: PlanInstant['oldestTransaction'], now: Date): string[] {
+  const warnings: string[] = [];
+  if (hiddenSessions > 0) {
+    warnings.push(
+      `${hiddenSessions} database session${hiddenSessions === 1 ? ' is' : 's are'} hidden from this role (pg_stat_activity): ` +
+        `a count such a session commits late would be missed, so the plan time moves back ${HIDDEN_SESSION_MARGIN_MS / 60_000} minutes; ` +
+        'plan as the worker\'s role, or grant pg_read_all_stats',
+    );
+  }
+  if (oldestTransaction && now.getTime() - oldestTransaction.startedAt.getTime() > 5 * 60_000) {
+    const name = oldestTransaction.applicationName ? ` (${oldestTransaction.applicationName})` : '';
+    warnings.push(
+      `a transaction open since ${oldestTransaction.startedAt.toISOString()} (pid ${oldestTransaction.pid}${name}) moved the plan time back: ` +
+        'apply skips anything used since then',
+    );
+  }
+  return warnings;
 }

@@ -54,19 +54,49 @@ export async function firstCountedDay(db: Executor): Promise<string | null> {
   return days[0] ?? null;
 }
 
+/** How long a hidden session's transaction is assumed to have been open: plannedAt moves back this much. */
+export const HIDDEN_SESSION_MARGIN_MS = 10 * 60_000;
+
+export interface PlanInstant {
+  /** The instant apply re-checks use from (see planInstant). */
+  instant: Date;
+  /** Client sessions of this database whose transactions this role cannot see (pg_stat_activity hides them). */
+  hiddenSessions: number;
+  /** The oldest visible open transaction that moved the instant back, when it did. */
+  oldestTransaction?: { pid: number; applicationName: string; startedAt: Date };
+}
+
 /**
  * The instant a plan read now: the database's now(), or the start of the oldest transaction still open in this
  * database if earlier, truncated to the millisecond. A count row's updated_at is its writer transaction's start
  * (now()), and a writer still open when the plan reads commits counts the plan cannot see: starting the re-check
- * from its start catches them. Client sessions only: an autovacuum running for an hour writes no counts. Needs the same role as the writers (or pg_read_all_stats) to see their xact_start.
+ * from its start catches them. Client sessions only: an autovacuum running for an hour writes no counts.
+ * Sessions of other roles (and background processes) are hidden without pg_read_all_stats; the instant then moves
+ * back a safety margin, since a hidden writer's transaction start cannot be read.
  */
-export async function planInstant(db: Executor): Promise<Date> {
-  const { rows } = await sql<{ instant: Date }>`
-    select date_trunc('milliseconds', least(now(), (
-      select min(xact_start) from pg_stat_activity
-      where datname = current_database() and pid <> pg_backend_pid() and xact_start is not null
-        and backend_type = 'client backend'))) as instant`.execute(db);
-  return rows[0]!.instant;
+export async function planInstant(db: Executor): Promise<PlanInstant> {
+  const { rows } = await sql<{ now: Date; hidden: number; pid: number | null; application_name: string | null; xact_start: Date | null }>`
+    with others as (
+      select pid, application_name, xact_start, query from pg_stat_activity
+      where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend'
+    )
+    select date_trunc('milliseconds', now()) as now,
+      -- A hidden session shows neither its database nor its kind: any of them could be a writer here.
+      (select count(*) from pg_stat_activity where query = '<insufficient privilege>')::int as hidden,
+      oldest.pid, oldest.application_name, date_trunc('milliseconds', oldest.xact_start) as xact_start
+    from (select 1) one
+    left join lateral (select pid, application_name, xact_start from others
+      where xact_start is not null order by xact_start limit 1) oldest on true`.execute(db);
+  const row = rows[0]!;
+  let instant = row.now;
+  const result: PlanInstant = { instant, hiddenSessions: row.hidden };
+  if (row.xact_start && row.xact_start < instant) {
+    instant = row.xact_start;
+    result.oldestTransaction = { pid: row.pid!, applicationName: row.application_name ?? '', startedAt: row.xact_start };
+  }
+  if (row.hidden > 0) instant = new Date(Math.min(instant.getTime(), row.now.getTime() - HIDDEN_SESSION_MARGIN_MS));
+  result.instant = instant;
+  return result;
 }
 
 /**

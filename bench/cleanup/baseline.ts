@@ -101,7 +101,10 @@ export function baselineQuery(policy: CleanupPolicy, today: string): RawBuilder<
     ),
     decided as (
       select c.repository, c.digest, c.tags, p.rule, ru.pulled, ru.checked,
-        p.rule is not null and not (
+        -- Nothing goes while a tag points to a manifest the catalog has not described (it may be an index listing them).
+        p.rule is not null
+        and not exists (select 1 from tagged t left join registry_manifests m using (digest) where t.repository = c.repository and m.digest is null)
+        and not (
           c.by_tag or c.by_newest
           or coalesce(greatest(ru.pulled, ru.checked) >= ${today}::date - (p.used_days - 1), false)
           or coalesce(p.grace is not null and ru.pulled is null and ru.checked is null and (

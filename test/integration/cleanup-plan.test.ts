@@ -149,13 +149,13 @@ describe('the cleanup plan over Postgres', function () {
     await expectBaselineAgrees();
   });
 
-  it('plans no untagged digest where a tag points to a manifest the catalog has not described, as the baseline', async () => {
-    // The catalog loses index 10's description (tag `multi` in ci/app): its platform 11 would look untagged.
+  it('plans nothing in a repository where a tag points to a manifest the catalog has not described, as the baseline', async () => {
+    // The catalog loses index 10's description (tag `multi` in ci/app): any digest there may be one of its platforms.
     const row = await database.db.selectFrom('registry_manifests').selectAll().where('digest', '=', sha(10)).executeTakeFirstOrThrow();
     await database.db.deleteFrom('registry_manifests').where('digest', '=', sha(10)).execute();
     try {
       for (const plan of await expectBaselineAgrees()) {
-        expect(plan.deletions.filter((d) => d.repository === 'ci/app' && d.tags.length === 0)).to.deep.equal([]);
+        expect(plan.deletions.filter((d) => d.repository === 'ci/app')).to.deep.equal([]);
         expect(plan.warnings.some((warning) => warning.startsWith('ci/app: ') && warning.includes('tag multi'))).to.equal(true);
       }
     } finally {

@@ -127,7 +127,8 @@ describe('the cleanup decision', () => {
 
   it('keepTags keeps tags matching a glob or semver', () => {
     const tags = ['latest', 'v1.2.3', '1.2', 'feature-x', 'release-9'].map((tag, i) => ({ tag, digest: digest(i + 1), created: null }));
-    const result = plan(policyOf([{ repositories: ['r'], keepTags: ['latest', 'semver', 'release-*'] }]), [{ repository: 'r', tags, use: [] }], []);
+    const described = tags.map((_, i) => image(i + 1, null));
+    const result = plan(policyOf([{ repositories: ['r'], keepTags: ['latest', 'semver', 'release-*'] }]), [{ repository: 'r', tags, use: [] }], described);
     expect(result.deletions.map((deletion) => deletion.tags[0])).to.deep.equal(['1.2', 'feature-x']);
     expect(result.deletions[0]?.reason).to.equal('no tag matches latest, semver, release-*');
   });
@@ -142,7 +143,7 @@ describe('the cleanup decision', () => {
     const result = plan(
       policyOf([{ repositories: ['r'], keepUsedWithinDays: 1, unusedGraceDays: 7 }]),
       [{ repository: 'r', tags, use: [{ digest: digest(4), lastPulled: '2026-06-29', lastChecked: null }] }],
-      [],
+      [1, 2, 3, 4].map((n) => image(n, null)),
     );
     expect(gone(result)).to.deep.equal(['r@2', 'r@4']);
     expect(result.deletions[0]?.reason).to.equal(
@@ -178,9 +179,31 @@ describe('the cleanup decision', () => {
       { tag: 'multi', digest: digest(10), created: null },
       { tag: 'build-9', digest: digest(11), created: null },
     ];
-    const result = plan(policyOf([{ repositories: ['r'], keepTags: ['latest', 'multi'] }]), [{ repository: 'r', tags, use: [] }], [index]);
+    const described = [index, image(1, null), image(2, null), image(11, null)];
+    const result = plan(policyOf([{ repositories: ['r'], keepTags: ['latest', 'multi'] }]), [{ repository: 'r', tags, use: [] }], described);
     expect(gone(result)).to.deep.equal(['r@2']);
     expect(result.kept).to.equal(3);
+  });
+
+  it('plans nothing in a repository while a tag points to a manifest the catalog has not described', () => {
+    // `latest` was just pushed as an index listing image 11 (tagged v1, unused): deleting 11 would break `latest`.
+    const tags = [
+      { tag: 'v1', digest: digest(11), created: '2026-01-01T00:00:00Z' },
+      { tag: 'latest', digest: digest(10), created: null },
+    ];
+    const use = [{ digest: digest(10), lastPulled: '2026-06-30', lastChecked: null }];
+    const policy = policyOf([{ repositories: ['r'], keepUsedWithinDays: 7 }]);
+    const result = plan(policy, [{ repository: 'r', tags, use }], [image(11, '2026-01-01T00:00:00Z')]);
+    expect(gone(result)).to.deep.equal([]);
+    expect(result.kept).to.equal(2);
+    expect(result.warnings).to.deep.equal([
+      'r: nothing planned, 2 digests kept: the catalog has not described the manifest of tag latest (it may be an index listing them); the next catalog crawl does',
+    ]);
+    // Once described, the index keeps its platform.
+    const index: CatalogManifest = { digest: digest(10), kind: 'index', created: null, children: [digest(11)], blobs: [] };
+    const described = plan(policy, [{ repository: 'r', tags, use }], [image(11, '2026-01-01T00:00:00Z'), index]);
+    expect(gone(described)).to.deep.equal([]);
+    expect(described.warnings).to.deep.equal([]);
   });
 
   describe('untagged digests', () => {
@@ -211,7 +234,7 @@ describe('the cleanup decision', () => {
       const result = plan(policyOf([{ repositories: ['r'], keepUsedWithinDays: 7 }]), [snapshot], []);
       expect(gone(result)).to.deep.equal([]);
       expect(result.warnings).to.deep.equal([
-        'r: 3 untagged digests kept: the catalog has not described the manifest of tag latest (it may be an index listing them); the next catalog crawl does',
+        'r: nothing planned, 4 digests kept: the catalog has not described the manifest of tag latest (it may be an index listing them); the next catalog crawl does',
       ]);
       expect(plan(policyOf([{ repositories: ['r'], keepUsedWithinDays: 7 }]), [snapshot], [index]).warnings).to.deep.equal([]);
     });

@@ -138,6 +138,15 @@ function newestTags(tags: readonly CatalogTag[], count: number | undefined): Set
   return new Set(sorted.slice(0, count).map((tag) => tag.tag));
 }
 
+/** Why nothing is planned in `repository`: the tags whose manifests the catalog has not described. */
+function undescribedWarning(repository: string, tags: readonly CatalogTag[], undescribed: ReadonlySet<string>, kept: number): string {
+  const names = tags.filter((tag) => undescribed.has(tag.digest)).map((tag) => tag.tag).sort();
+  return (
+    `${repository}: nothing planned, ${kept} digest${kept === 1 ? '' : 's'} kept: the catalog has not described the manifest of ` +
+    `tag${names.length === 1 ? '' : 's'} ${names.join(', ')} (it may be an index listing them); the next catalog crawl does`
+  );
+}
+
 /**
  * Warnings for rules whose use window reaches before the use history: the first day the count tables hold, or
  * the first day STATICREG_RETENTION_DAYS keeps when that is later. An image used only before it looks never used.
@@ -214,8 +223,8 @@ export class CleanupPlanner {
     const platformOf = new Map<string, string[]>();
     const indexes = [...byDigest.keys(), ...use.keys()];
     for (const index of indexes) for (const child of children(index)) platformOf.set(child, [...(platformOf.get(child) ?? []), index]);
-    // A tagged manifest the catalog has not described may be an index whose platforms we cannot see: an
-    // "untagged" digest here may be one of them, so none is planned until the catalog describes every tag.
+    // A tagged manifest the catalog has not described may be an index whose platforms we cannot see: any digest
+    // here, tagged or not, may be one of them, so nothing is planned until the catalog describes every tag.
     const undescribed = new Set([...byDigest.keys()].filter((digest) => this.manifestOf(digest) === undefined));
     let keptUntagged = 0;
     for (const row of snapshot.use) {
@@ -241,20 +250,14 @@ export class CleanupPlanner {
     }
 
     const compiled = this.compiledRuleFor(repository);
-    if (keptUntagged > 0 && compiled) {
-      const tags = snapshot.tags.filter((tag) => undescribed.has(tag.digest)).map((tag) => tag.tag).sort();
-      this.warnings.push(
-        `${repository}: ${keptUntagged} untagged digest${keptUntagged === 1 ? '' : 's'} kept: the catalog has not described the manifest of ` +
-          `tag${tags.length === 1 ? '' : 's'} ${tags.join(', ')} (it may be an index listing them); the next catalog crawl does`,
-      );
-    }
     const keep = (candidate: Candidate) => {
       this.kept += 1;
       this.keptDigests.add(candidate.digest);
       for (const child of children(candidate.digest)) this.keptDigests.add(child);
     };
-    if (!compiled) {
+    if (!compiled || undescribed.size > 0) {
       for (const candidate of byDigest.values()) keep(candidate);
+      if (compiled) this.warnings.push(undescribedWarning(repository, snapshot.tags, undescribed, byDigest.size + keptUntagged));
       return;
     }
     const newest = newestTags(snapshot.tags, compiled.rule.keepNewest);

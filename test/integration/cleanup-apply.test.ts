@@ -114,6 +114,26 @@ describe('cleanup apply (docker-registry 2.8.2, Postgres)', function () {
     expect((await client.getManifest('team/multi', amd64.root.digest)).digest).to.equal(amd64.root.digest);
   });
 
+  it('skips a tagged digest that another tag\'s index now lists, even when the plan did not know the index', async () => {
+    const { registry, client } = await registryWith('tagged-indexes', true);
+    const platform = (content: string, architecture: string) =>
+      buildSpecImage({ platform: { architecture, os: 'linux' }, created: '2026-01-01T00:00:00Z', layers: [['f.txt', content]] });
+    const amd64 = platform('tagged-amd64', 'amd64');
+    // `v1` is the amd64 image alone; `latest` was then pushed as an index listing it (buildx imagetools create).
+    const single = join(dir, 'layout-tagged-v1');
+    await writeOciLayout(single, 'x', amd64);
+    await skopeo('copy', '--dest-tls-verify=false', `oci:${single}:x`, `docker://${registry.host}/team/tagged:v1`);
+    const index = buildSpecIndex([amd64, platform('tagged-arm64', 'arm64')], [{ architecture: 'amd64', os: 'linux' }, { architecture: 'arm64', os: 'linux' }]);
+    const layout = join(dir, 'layout-tagged-index');
+    await writeOciLayout(layout, 'x', index);
+    await skopeo('copy', '--all', '--dest-tls-verify=false', `oci:${layout}:x`, `docker://${registry.host}/team/tagged:latest`);
+    expect(await client.manifestDigest('team/tagged', 'v1')).to.equal(amd64.root.digest);
+
+    const report = await applyCleanup(database.db, client, planOf(new Date(), [deletion('team/tagged', amd64.root.digest, ['v1'])]), { actor: 'ops', confirmed: true, intervalMs: 0 });
+    expect(report.actions.map((action) => [action.result, action.detail])).to.deep.equal([['skipped', 'a kept tag now points to it: latest (an index listing it)']]);
+    expect(await client.manifestDigest('team/tagged', 'v1')).to.equal(amd64.root.digest);
+  });
+
   it('reads use last, after the tag check: a pull counted while the tags are read cancels the delete', async () => {
     const { registry, client } = await registryWith('order', true);
     const digest = await push(registry, 'team/order', ['busy'], 'busy');
@@ -125,7 +145,6 @@ describe('cleanup apply (docker-registry 2.8.2, Postgres)', function () {
           .execute();
         return client.listTags(repository);
       },
-      manifestDigest: (repository, tag) => client.manifestDigest(repository, tag),
       getManifest: (repository, reference) => client.getManifest(repository, reference),
       deleteManifest: (repository, reference) => client.deleteManifest(repository, reference),
       probeDeleteRights: (repository) => client.probeDeleteRights(repository),

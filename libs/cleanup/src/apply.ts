@@ -8,7 +8,6 @@ import type { CleanupPlan, PlannedDeletion } from './plan.js';
 /** The registry calls apply makes (RegistryClient has them all). */
 export interface CleanupRegistry {
   listTags(repository: string): Promise<string[]>;
-  manifestDigest(repository: string, tag: string): Promise<string | undefined>;
   getManifest(repository: string, reference: string): Promise<FetchedManifest>;
   deleteManifest(repository: string, digest: string): Promise<ManifestDeletion>;
   probeDeleteRights(repository: string): Promise<DeleteRights>;
@@ -84,9 +83,25 @@ function indexChildren(manifest: FetchedManifest): string[] {
 }
 
 /**
- * The tags outside `planned` that need `deletion.digest` now, read from the registry (a tag gone or moved does
- * not): a tag on the digest itself, and for an untagged digest also a tag on an index that lists it (the plan
- * may not have known the index's platforms).
+ * `tag` as it needs `digest` now, read from the registry (GET): `tag` when it points to the digest, `tag (an index
+ * listing it)` when it points to an index that lists it, undefined when it needs it not (or is gone).
+ */
+async function tagNeeding(registry: CleanupRegistry, repository: string, tag: string, digest: string): Promise<string | undefined> {
+  let manifest: FetchedManifest;
+  try {
+    manifest = await registry.getManifest(repository, tag);
+  } catch (error) {
+    // Deleted between the listing and the read: it needs nothing.
+    if (error instanceof RegistryError && error.kind === 'not-found') return undefined;
+    throw error;
+  }
+  if (manifest.digest === digest) return tag;
+  return indexChildren(manifest).includes(digest) ? `${tag} (an index listing it)` : undefined;
+}
+
+/**
+ * The tags outside `planned` that need `deletion.digest` now (see tagNeeding). Tagged or not, the digest may be a
+ * platform of an index the plan did not know (not described yet, or a tag moved to it since the plan).
  */
 async function otherTagsOn(registry: CleanupRegistry, deletion: PlannedDeletion): Promise<string[]> {
   let tags: string[];
@@ -99,20 +114,7 @@ async function otherTagsOn(registry: CleanupRegistry, deletion: PlannedDeletion)
   }
   const planned = new Set(deletion.tags);
   const others = tags.filter((tag) => !planned.has(tag));
-  const untagged = deletion.tags.length === 0;
-  const needing = async (tag: string): Promise<string | undefined> => {
-    if (!untagged) return (await registry.manifestDigest(deletion.repository, tag)) === deletion.digest ? tag : undefined;
-    let manifest: FetchedManifest;
-    try {
-      manifest = await registry.getManifest(deletion.repository, tag);
-    } catch (error) {
-      // Deleted between the listing and the read: it needs nothing.
-      if (error instanceof RegistryError && error.kind === 'not-found') return undefined;
-      throw error;
-    }
-    if (manifest.digest === deletion.digest) return tag;
-    return indexChildren(manifest).includes(deletion.digest) ? `${tag} (an index listing it)` : undefined;
-  };
+  const needing = (tag: string) => tagNeeding(registry, deletion.repository, tag, deletion.digest);
   const sharing: string[] = [];
   for (let start = 0; start < others.length; start += TAG_CHECKS_AT_ONCE) {
     const batch = others.slice(start, start + TAG_CHECKS_AT_ONCE);
@@ -141,8 +143,8 @@ async function backlogReason(backlog: PullBacklog | undefined): Promise<string |
 const pause = (ms: number): Promise<void> => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
 
 /**
- * Applies `plan`: for each deletion, a tag outside the planned ones that now points to the digest (or, for an
- * untagged digest, to an index listing it) refuses it (deleting a digest removes every tag on it), then a use
+ * Applies `plan`: for each deletion, a tag outside the planned ones that now points to the digest (or to an
+ * index listing it) refuses it (deleting a digest removes every tag on it), then a use
  * since plannedAt cancels it (read last, just before the delete), otherwise the manifest is deleted
  * by digest. A registry that refuses deletes (disabled, or no right) stops the run before anything is deleted.
  */

@@ -1,6 +1,6 @@
 // `make cleanup-apply`: recompute the cleanup plan and, when confirmed, delete it from the registry; else print it.
 import { userInfo } from 'node:os';
-import { applyCleanup, planCleanup, planTable, type AppliedDeletion } from '@staticreg/cleanup';
+import { applyCleanup, planCleanupInSnapshot, planTable, type AppliedDeletion } from '@staticreg/cleanup';
 import { loadCleanupApplyConfig, STATICREG_USER_AGENT } from '@staticreg/config';
 import { catalogRepositoryCount, createDb, withCleanupApplyLock } from '@staticreg/db';
 import { createPullQueue, createRedisConnection, oldestUncountedJobTime } from '@staticreg/queue';
@@ -24,12 +24,7 @@ runMain('cleanup-apply', async () => {
       process.exitCode = 1;
       return;
     }
-    // One snapshot for every page, as cleanup-plan does; its plannedAt is when that snapshot was taken.
-    const plan = await db
-      .transaction()
-      .setIsolationLevel('repeatable read')
-      .setAccessMode('read only')
-      .execute((trx) => planCleanup(trx, policy, { now: new Date(), retentionDays: config.retentionDays }));
+    const plan = await planCleanupInSnapshot(db, policy, { now: new Date(), retentionDays: config.retentionDays });
     process.stdout.write(planTable(plan));
     if (!config.confirmed) {
       process.stderr.write('Not applied: cleanup apply deletes these manifests only when confirmed (--yes, or CONFIRM=yes with make).\n');

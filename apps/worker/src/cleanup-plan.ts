@@ -1,6 +1,6 @@
 // `make cleanup-plan`: print what the cleanup policy would delete and why (table, JSON or CSV); deletes nothing.
 import { loadCleanupPlanConfig } from '@staticreg/config';
-import { planCleanup, planCsv, planJson, planTable } from '@staticreg/cleanup';
+import { planCleanupInSnapshot, planCsv, planJson, planTable } from '@staticreg/cleanup';
 import { catalogRepositoryCount, createDb } from '@staticreg/db';
 import { runMain } from '@staticreg/http';
 import { loadPolicyOrExit } from './cleanup-policy.js';
@@ -20,12 +20,7 @@ runMain('cleanup-plan', async () => {
       process.exitCode = 1;
       return;
     }
-    // One snapshot for every page: a crawl or a count committing meanwhile cannot make pages disagree.
-    const plan = await db
-      .transaction()
-      .setIsolationLevel('repeatable read')
-      .setAccessMode('read only')
-      .execute((trx) => planCleanup(trx, policy, { now: new Date(), retentionDays: config.retentionDays }));
+    const plan = await planCleanupInSnapshot(db, policy, { now: new Date(), retentionDays: config.retentionDays });
     process.stdout.write(FORMATTERS[config.format](plan));
   } finally {
     await db.destroy();

@@ -59,6 +59,15 @@ export interface PlanOptions {
   pageSize?: number;
 }
 
+/** planCleanup in one read-only repeatable-read snapshot: a crawl or a count committing meanwhile cannot make pages disagree. */
+export function planCleanupInSnapshot(db: Kysely<Database>, policy: CleanupPolicy, options: PlanOptions): Promise<CleanupPlan> {
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .setAccessMode('read only')
+    .execute((snapshot) => planCleanup(snapshot, policy, options));
+}
+
 /**
  * Reads the catalog and the use from Postgres, a page of repositories at a time, and decides under `policy`
  * what would go. Every repository is read, excluded or not: its kept images keep their blobs. Pass a

@@ -2,7 +2,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { applyCleanup, loadPolicy, planCleanup, planFingerprint, PolicyError, type CleanupPlan } from '@staticreg/cleanup';
+import { applyCleanup, loadPolicy, planCleanupInSnapshot, planFingerprint, PolicyError, type CleanupPlan } from '@staticreg/cleanup';
 import { STATICREG_USER_AGENT, type CleanupConfig, type RegistryAccessConfig } from '@staticreg/config';
 import { listCleanupAudit, withCleanupApplyLock, type Database } from '@staticreg/db';
 import type { Queue } from 'bullmq';
@@ -63,7 +63,7 @@ export function createCleanupFeature(deps: CleanupFeatureDeps): CleanupFeature {
     if (!client) return { unavailable: 'Cleanup needs the registry: set STATICREG_REGISTRY_HOSTNAME.' };
     try {
       const policy = await loadPolicy(deps.cleanup.policyFile);
-      return { plan: await planCleanup(deps.db, policy, { now: now(), retentionDays: deps.cleanup.retentionDays }) };
+      return { plan: await planCleanupInSnapshot(deps.db, policy, { now: now(), retentionDays: deps.cleanup.retentionDays }) };
     } catch (error) {
       if (error instanceof PolicyError) return { unavailable: `The cleanup policy cannot be used: ${error.message}` };
       throw error;

@@ -55,7 +55,9 @@ describe('browse behind an authenticating proxy', function () {
       STATICREG_BROWSE_ADMINS: 'group:ops',
     });
     await waitForHttp(`${base}/healthz`, browse);
-    await eventually(async () => (await tree({ 'x-forwarded-user': 'root', 'x-forwarded-groups': 'ops' })).length === 4, 30_000, 'the first crawl pass');
+    // Until the first crawl pass has read the catalog, browse answers 503 (being read for the first time).
+    await eventually(async () => (await get('/api/tree', { 'x-forwarded-user': 'root', 'x-forwarded-groups': 'ops' })).status === 200, 30_000, 'the first crawl pass');
+    await eventually(async () => (await tree({ 'x-forwarded-user': 'root', 'x-forwarded-groups': 'ops' })).length === 4, 30_000, 'every repository');
   });
 
   after(async () => {

@@ -142,6 +142,9 @@ describe('worker, events policy (real Redis and Postgres)', function () {
     const worker = startApp('worker', { ...FAST_RECOVERY });
     workers.push(worker);
     await eventually(() => queueEmpty(), 30_000, 'queue drained without a database');
+    // A job completes before its log line reaches this process: wait for the lines, then check there are no more.
+    const skipped = 'Skipping pull event save: Database pool is not active.';
+    await eventually(async () => worker.logLines(skipped).length >= 30, 30_000, 'a log line per skipped job');
     expect(worker.logLines('WARNING: STATICREG_DB_URL environment variable is not set. Database functions will be disabled.')).to.have.length(1);
     expect(worker.logLines('Skipping pull event save: Database pool is not active.')).to.have.length(30);
     expect((await queueCounts()).failed).to.equal(0);
